@@ -34,7 +34,8 @@ def _make_batch_dynamic(model: onnx.ModelProto) -> None:
     """Let a graph traced at batch 1 take any batch.
 
     Marks the first axis of inputs and outputs symbolic and rewrites constant
-    Reshape targets of the form [1, ...] (with no -1) to [-1, ...]. `check_onnx`
+    Reshape targets [1, ...] to [-1, ...], or to [0, ...] (copy the batch) when
+    they already hold a -1. `check_onnx`
     then confirms that a batch gives the same rows as single runs.
     """
     for value in list(model.graph.input) + list(model.graph.output):
@@ -49,9 +50,9 @@ def _make_batch_dynamic(model: onnx.ModelProto) -> None:
         if node.op_type == "Reshape" and node.input[1] in consts:
             tensor = consts[node.input[1]]
             shape = numpy_helper.to_array(tensor)
-            if shape.ndim == 1 and len(shape) > 1 and shape[0] == 1 and -1 not in shape:
+            if shape.ndim == 1 and len(shape) > 1 and shape[0] == 1:
                 fixed = shape.copy()
-                fixed[0] = -1
+                fixed[0] = 0 if -1 in shape else -1  # 0: copy the batch axis
                 tensor.CopyFrom(numpy_helper.from_array(fixed, tensor.name))
 
 

@@ -387,12 +387,10 @@ class _Converter:
         mul = self.value(scale) / np.sqrt(self.value(var) + eps)
         add = self.value(offset) - self.value(mean) * mul
         tmp = self.fresh(node.name + "/mul")
-        mul_name = self.const(mul.astype(np.float32), node.name + "/scale")
-        add_name = self.const(add.astype(np.float32), node.name + "/shift")
-        self.g.consts[mul_name] = mul.astype(np.float32)
-        self.g.consts[add_name] = add.astype(np.float32)
-        self.by_name[mul_name] = TfNode(mul_name, "Const", [])
-        self.by_name[add_name] = TfNode(add_name, "Const", [])
+        mul_name, add_name = node.name + "/scale", node.name + "/shift"
+        for name, value in ((mul_name, mul), (add_name, add)):  # as if the graph held them
+            self.g.consts[name] = value.astype(np.float32)
+            self.by_name[name] = TfNode(name, "Const", [])
         self._binary(TfNode(tmp, "Mul", []), "Mul", x, mul_name)
         self._binary(node, "Add", tmp, add_name)
 

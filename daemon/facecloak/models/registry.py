@@ -140,7 +140,7 @@ _FACEPLUGIN = dict(
 )
 
 
-def _dlib(name: str, filename: str, sha: str, role: Role, description: str) -> ModelSpec:
+def _dlib(name: str, filename: str, sha: str, role: Role, description: str, **extra) -> ModelSpec:
     src = Source(
         kind=_FACE_RECOGNITION_MODELS.kind,
         package=_FACE_RECOGNITION_MODELS.package,
@@ -148,7 +148,7 @@ def _dlib(name: str, filename: str, sha: str, role: Role, description: str) -> M
         archive_sha256=_FACE_RECOGNITION_MODELS.archive_sha256,
         files=(SourceFile(f"face_recognition_models-0.3.0/face_recognition_models/models/{filename}", sha),),
     )
-    return ModelSpec(name, role, Format.DLIB, src, description, "CC0 / public domain (dlib-models)")
+    return ModelSpec(name, role, Format.DLIB, src, description, "CC0 / public domain (dlib-models)", **extra)
 
 
 _SPECS: tuple[ModelSpec, ...] = (
@@ -241,7 +241,9 @@ _SPECS: tuple[ModelSpec, ...] = (
     ),
     _dlib("dlib-resnet", "dlib_face_recognition_resnet_model_v1.dat",
           "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
-          Role.BLACKBOX_FR, "dlib ResNet-34 face descriptor, 128-d, native (no gradients)"),
+          Role.BLACKBOX_FR, "dlib ResNet-34 face descriptor, 128-d, native (no gradients)",
+          # dlib aligns its own 150 px chip from its 5-point predictor and scales to [0, 1] itself.
+          preprocess=Preprocess(size=150, mean=0.0, std=1.0), embedding_dim=128),
     # --- detectors and landmarks --------------------------------------------
     _dlib("dlib-68", "shape_predictor_68_face_landmarks.dat",
           "fbdc2cb80eb9aa7a758672cbfdda32ba6300efe9b6e6c7a299ff7e736b11b92f",

@@ -1,0 +1,1 @@
+"""Benchmarks: LFW verification accuracy of every FR model (more to come)."""
