@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from ..errors import FaceCloakError
 from ..faces import get_detector, load_image
 from ..models.fr import load_embedder
 from ..models.registry import FETCHABLE_FR, get_spec
@@ -50,6 +51,8 @@ def lfw_landmarks(root: Path, keys: list[tuple[str, int]], detector_name: str = 
 
 def run(out_dir: Path, models: list[str] | None = None, lfw: str | Path | None = None,
         folds: int = 10, detector: str = "dlib") -> dict:
+    if folds < 2:
+        raise FaceCloakError("cross-validated accuracy needs at least 2 folds")
     root = lfw_root(lfw)
     models = list(models or FETCHABLE_FR)
     pairs = [p for p in read_pairs(root) if p.fold < folds]
