@@ -255,6 +255,30 @@ _SPECS: tuple[ModelSpec, ...] = (
           "4cb19393e2fbaf2b1609a9319ad5386618c886a6234ec1b971f3e87c85d87fe6",
           Role.DETECTOR, "dlib CNN (MMOD) face detector"),
     ModelSpec(
+        name="faceplugin-detect",
+        role=Role.DETECTOR,
+        format=Format.ONNX,
+        source=Source(
+            files=(SourceFile("package/model/fr_detect.onnx",
+                              "6c0256ccd3164f844736a401faf936ec2930764a87ae39442180887d0c5c8854"),),
+            **_FACEPLUGIN,
+        ),
+        description="faceplugin face detector (Ultra-Light RFB-320, boxes only, fixed 320x240 input)",
+        license="MIT",
+    ),
+    ModelSpec(
+        name="faceplugin-landmarks",
+        role=Role.LANDMARKS,
+        format=Format.ONNX,
+        source=Source(
+            files=(SourceFile("package/model/fr_landmark.onnx",
+                              "f10b0ba1d2a8a099adefede1ebf3733e44fe370715e7303dbeb7f59c02142258"),),
+            **_FACEPLUGIN,
+        ),
+        description="faceplugin 68-point landmark model",
+        license="MIT",
+    ),
+    ModelSpec(
         name="yunet",
         role=Role.DETECTOR,
         format=Format.ONNX,

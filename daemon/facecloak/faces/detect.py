@@ -1,0 +1,163 @@
+"""Face detection: the `Face` record, the detector interface and its table.
+
+    >>> faces = get_detector("yunet").detect(rgb)   # rgb: (H, W, 3) uint8
+    >>> faces[0].box, faces[0].landmarks.shape
+    ((412.0, 230.5, 618.2, 480.9), (5, 2))
+
+Every detector finds faces on a copy of the photo shrunk to a fixed long
+side (`detect_size`), then maps boxes and landmarks back to full-resolution
+pixels, so a 12-megapixel photo costs about what a 1-megapixel one does.
+"""
+
+from __future__ import annotations
+
+import functools
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..errors import UnknownModelError
+
+DEFAULT_DETECTOR = "dlib"
+
+
+@dataclass(frozen=True, eq=False)
+class Face:
+    """One detected face, in full-resolution photo pixels.
+
+    box: (x0, y0, x1, y1) float; x is the column, y the row.
+    landmarks: (5, 2) float32 (x, y), read-only, in this order: left eye
+        centre, right eye centre, nose tip, left mouth corner, right mouth
+        corner, where "left" means smaller x in the image (the subject's right
+        eye) -- insightface's ArcFace order, the order of `ARCFACE_TEMPLATE_112`.
+    score: detector confidence, higher is surer; its scale is the detector's
+        own (YuNet: 0..1; dlib HOG: an SVM margin around 0..3).
+    """
+
+    box: tuple[float, float, float, float]
+    landmarks: np.ndarray
+    score: float
+
+    def __post_init__(self) -> None:
+        lms = np.array(self.landmarks, dtype=np.float32).reshape(5, 2)
+        lms.setflags(write=False)
+        object.__setattr__(self, "landmarks", lms)
+        object.__setattr__(self, "box", tuple(float(v) for v in self.box))
+        object.__setattr__(self, "score", float(self.score))
+
+    @property
+    def width(self) -> float:
+        return self.box[2] - self.box[0]
+
+    @property
+    def height(self) -> float:
+        return self.box[3] - self.box[1]
+
+    @property
+    def area(self) -> float:
+        return max(self.width, 0.0) * max(self.height, 0.0)
+
+    @property
+    def eye_distance(self) -> float:
+        """Distance between the eye centres, in pixels."""
+        return float(np.linalg.norm(self.landmarks[1] - self.landmarks[0]))
+
+    def scaled(self, fx: float, fy: float | None = None) -> Face:
+        """The same face in the photo resized by (fx, fy) (pixel-centre exact).
+
+        Box corners and landmarks are points in the pixel-centre convention
+        (pixel (0, 0) is centred at (0.0, 0.0)), so p -> (p + 0.5) * f - 0.5.
+        """
+        f = np.array([fx, fx if fy is None else fy])
+        box = (np.asarray(self.box, dtype=np.float64).reshape(2, 2) + 0.5) * f - 0.5
+        lms = (self.landmarks.astype(np.float64) + 0.5) * f - 0.5
+        return Face(tuple(box.ravel()), lms, self.score)
+
+
+class FaceDetector(ABC):
+    """Finds every face in a photo, largest first.
+
+    Subclasses implement `_detect_small` on the shrunk copy and may refine
+    landmarks on the full-resolution photo in `_refine`.
+    """
+
+    name: str = ""
+    #: Long side (pixels) of the copy that detection runs on.
+    detect_size: int = 1280
+    #: Smaller photos are enlarged at most this much before detection.
+    max_upscale: float = 2.0
+
+    def detect(self, rgb: np.ndarray) -> list[Face]:
+        """Faces in `rgb`, (H, W, 3) uint8 RGB; sorted by box area, largest first."""
+        check_rgb(rgb)
+        h, w = rgb.shape[:2]
+        factor = min(self.detect_size / max(h, w), self.max_upscale)
+        size = (max(1, round(w * factor)), max(1, round(h * factor)))
+        if size == (w, h):
+            small = rgb
+        else:
+            interp = cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR
+            small = cv2.resize(rgb, size, interpolation=interp)
+        fx, fy = w / size[0], h / size[1]  # the resize's exact factors, back
+        faces = [face.scaled(fx, fy) for face in self._detect_small(small)]
+        faces = self._refine(rgb, faces)
+        return sorted(faces, key=lambda face: face.area, reverse=True)
+
+    @abstractmethod
+    def _detect_small(self, rgb: np.ndarray) -> list[Face]:
+        """Faces in the shrunk copy, in its pixels."""
+
+    def _refine(self, rgb: np.ndarray, faces: list[Face]) -> list[Face]:
+        """Optionally improve faces using the full-resolution photo."""
+        return faces
+
+
+def check_rgb(rgb: np.ndarray) -> None:
+    """Raise ValueError unless rgb is a non-empty (H, W, 3) uint8 array."""
+    if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 \
+            or rgb.shape[2] != 3 or rgb.shape[0] == 0 or rgb.shape[1] == 0:
+        got = f"{rgb.dtype} {rgb.shape}" if isinstance(rgb, np.ndarray) else type(rgb).__name__
+        raise ValueError(f"expected an (H, W, 3) uint8 RGB image, got {got}")
+
+
+def _dlib_hog() -> FaceDetector:
+    from .dlib_detect import DlibDetector
+
+    return DlibDetector()
+
+
+def _dlib_mmod() -> FaceDetector:
+    from .dlib_detect import DlibDetector
+
+    return DlibDetector(mmod=True, upsample=0)  # ~2-5 s a photo on a CPU even so
+
+
+def _yunet() -> FaceDetector:
+    from .yunet_detect import YuNetDetector
+
+    return YuNetDetector()
+
+
+#: Every detector, by name -> a factory that loads it.
+DETECTORS: dict[str, Callable[[], FaceDetector]] = {
+    "dlib": _dlib_hog,
+    "dlib-mmod": _dlib_mmod,
+    "yunet": _yunet,
+}
+
+
+@functools.cache
+def get_detector(name: str = DEFAULT_DETECTOR) -> FaceDetector:
+    """The detector called `name`, loaded once per process.
+
+    Raises UnknownModelError for a name not in `DETECTORS`.
+    """
+    factory = DETECTORS.get(name)
+    if factory is None:
+        raise UnknownModelError(
+            f"unknown face detector {name!r}; known: {', '.join(sorted(DETECTORS))}"
+        )
+    return factory()

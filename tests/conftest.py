@@ -1,0 +1,22 @@
+"""Fixtures shared by the test files."""
+
+from pathlib import Path
+
+import pytest
+
+from facecloak.paths import shared_dir as find_shared_dir
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """The read-only ``../shared`` folder, or skip the test that needs it."""
+    path = find_shared_dir()
+    if path is None:
+        pytest.skip("../shared not found: real photos and YuNet are needed for this test")
+    return path
+
+
+@pytest.fixture(scope="session")
+def photos_dir(shared_dir: Path) -> Path:
+    """``shared/data/photos``: deepface/, group/, nonface/, portrait/."""
+    return shared_dir / "data" / "photos"
