@@ -11,6 +11,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from . import cli_cloak
+from .bench import privacy_cli
 from .errors import FaceCloakError
 
 DEFAULT_MODELS = ("facenet-casia", "mobilefacenet", "faceplugin", "hse-faceres", "mobileface",
@@ -144,6 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--detector", default="dlib", help="face detector (default dlib)")
     q.add_argument("--out", default="benchmarks/lfw-accuracy", help="output folder")
     q.set_defaults(func=cmd_bench_lfw)
+    privacy_cli.register(bsub)
+    cli_cloak.register(sub)
     return parser
 
 
