@@ -1,0 +1,127 @@
+"""CloakConfig: every knob of an enrolment, frozen, with named strength presets.
+
+    >>> cfg = CloakConfig.for_strength("high", steps=32)
+    >>> cfg.eps, cfg.sticker_eps, cfg.highpass_eps
+    (12.0, 32.0, 24.0)
+
+Convention:
+    Budgets (``eps``, ``sticker_eps``, ``highpass_eps``) and ``step_size`` are
+    in /255 pixel units (8.0 == 8/255 of the range), L_inf, per pixel, in the
+    112x112 aligned frame. ``eps`` holds everywhere; the Region-Stickers
+    (eyes, nose, mouth boxes, ~15% of the crop) may reach ``sticker_eps``;
+    textured pixels may reach up to ``highpass_eps`` in proportion to the
+    local high-pass energy (`facecloak.cloak.budget`).
+
+Strength presets and what they cost (DESIGN.md section 5, 20 LFW identities,
+realistic scoring: 8/255 everywhere gave face SSIM 0.84, 24/255 on stickers
+with 8/255 elsewhere 0.82 and 16/255 everywhere 0.70):
+    low   4 / 12 / 8:   barely visible; little protection beyond the surrogates.
+    mid   8 / 24 / 16:  the measured sweet spot: most of the protection of
+                        16/255 everywhere at a much smaller quality cost
+                        (face SSIM ~0.8, photo PSNR ~34 dB); faint grain is
+                        visible around the eyes and mouth on close inspection.
+    high  12 / 32 / 24: visibly grainy on the eyes, nose and mouth (32/255 is
+                        the published FaceCloak code's own clamp); face SSIM
+                        expected ~0.7 or lower.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from ..errors import FaceCloakError
+from ..models.registry import DEFAULT_SURROGATES
+
+#: name -> (base eps, sticker eps, high-pass eps), /255 units.
+STRENGTHS: dict[str, tuple[float, float, float]] = {
+    "low": (4.0, 12.0, 8.0),
+    "mid": (8.0, 24.0, 16.0),
+    "high": (12.0, 32.0, 24.0),
+}
+ANCHOR_MODES = ("far", "none")
+BACKENDS = ("auto", "augment", "arc2face")
+
+
+@dataclass(frozen=True)
+class CloakConfig:
+    """How to fit a cloak. Frozen: make a changed copy with `replace`.
+
+    strength: "low" | "mid" | "high"; fills eps / sticker_eps / highpass_eps
+        when they are left as None.
+    eps, sticker_eps, highpass_eps: per-pixel L_inf budgets, /255 units.
+    steps: optimisation steps; step_size: sign-step on base pixels, /255 units
+        (pixels with a larger budget step proportionally larger, so that every
+        pixel can reach its cap in the same number of steps).
+    momentum: MI-FGSM decay (1.0 = plain accumulation of L1-normalised grads).
+    k: number of varied images of the person (variant 0 is the photo itself).
+    batch: variants per step (a fresh random subset each step); None = all k.
+    backend: "auto" (Arc2Face if usable, else "augment") | "augment" | "arc2face".
+    surrogates: FR models optimised against (never the black boxes).
+    stickers, highpass, attention, robustness: the focusing mechanisms and the
+        in-loop robustness transforms (JPEG, resize, paste jitter); all on.
+    highpass_sigma: Gaussian sigma (aligned pixels) of the high-pass filter.
+    anchor: "far" = also pull toward the least similar identity of an anchor
+        gallery when one is given; "none" = only push away from the user.
+    seed: makes variations, batches, transforms and init reproducible.
+    """
+
+    strength: str = "mid"
+    eps: float | None = None
+    sticker_eps: float | None = None
+    highpass_eps: float | None = None
+    steps: int = 24
+    step_size: float = 1.0
+    momentum: float = 1.0
+    k: int = 8
+    batch: int | None = None
+    backend: str = "auto"
+    surrogates: tuple[str, ...] = DEFAULT_SURROGATES
+    stickers: bool = True
+    highpass: bool = True
+    attention: bool = True
+    robustness: bool = True
+    highpass_sigma: float = 1.5
+    anchor: str = "far"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.strength not in STRENGTHS:
+            raise FaceCloakError(f"unknown cloak strength {self.strength!r}; "
+                                 f"valid strengths: {', '.join(STRENGTHS)}")
+        base, sticker, hp = STRENGTHS[self.strength]
+        for name, default in (("eps", base), ("sticker_eps", sticker), ("highpass_eps", hp)):
+            value = default if getattr(self, name) is None else float(getattr(self, name))
+            if not 0.0 <= value <= 255.0:
+                raise FaceCloakError(f"{name} must be in [0, 255] (/255 units), got {value}")
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "surrogates", tuple(self.surrogates))
+        if self.steps < 0 or self.k < 1 or (self.batch is not None and self.batch < 1):
+            raise FaceCloakError(f"need steps >= 0, k >= 1, batch >= 1 or None; "
+                                 f"got steps={self.steps}, k={self.k}, batch={self.batch}")
+        if self.step_size <= 0 or self.momentum < 0 or self.highpass_sigma <= 0:
+            raise FaceCloakError("step_size and highpass_sigma must be > 0 and momentum >= 0")
+        if self.anchor not in ANCHOR_MODES:
+            raise FaceCloakError(f"unknown anchor mode {self.anchor!r}; valid: {', '.join(ANCHOR_MODES)}")
+        if self.backend not in BACKENDS:
+            raise FaceCloakError(f"unknown variation backend {self.backend!r}; valid: {', '.join(BACKENDS)}")
+        if not self.surrogates:
+            raise FaceCloakError("at least one surrogate model is needed")
+
+    @classmethod
+    def for_strength(cls, name: str, **overrides: object) -> CloakConfig:
+        """The preset ``name`` ("low" / "mid" / "high") with ``overrides`` applied."""
+        return cls(strength=name, **overrides)  # type: ignore[arg-type]
+
+    def replace(self, **changes: object) -> CloakConfig:
+        """A copy with ``changes``; changing ``strength`` re-derives unset budgets."""
+        if "strength" in changes:
+            for name in ("eps", "sticker_eps", "highpass_eps"):
+                changes.setdefault(name, None)
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    def budgets(self) -> dict[str, float | None]:
+        """The budgets in effect (/255), None for a switched-off mechanism (mask metadata)."""
+        return {"eps": self.eps,
+                "sticker_eps": self.sticker_eps if self.stickers else None,
+                "highpass_eps": self.highpass_eps if self.highpass else None}

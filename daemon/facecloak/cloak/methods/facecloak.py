@@ -1,0 +1,88 @@
+"""FaceCloak: one universal mask from the K varied images of one photo.
+
+Loss on each surrogate (averaged over surrogates and the batch), minimised:
+
+    own   = (cos(f, e_enrol) + cos(f, e_centroid)) / 2     push away from the user
+    loss  = own - cos(f, e_anchor)                          pull toward a far identity
+
+``f`` is the embedding of a cloaked varied face; ``e_enrol`` the clean
+embedding of variant 0 (the photo itself); ``e_centroid`` the normalised
+mean of the clean embeddings of all K variants. With an anchor gallery and
+``config.anchor == "far"``, ``e_anchor`` is the gallery identity least
+similar to the user (the paper's far anchor), chosen once, the same identity
+for every surrogate (the lowest mean cosine to ``e_enrol`` over surrogates).
+
+The focusing mechanisms are config switches: Region-Stickers and High-Pass
+live in the budget map (`facecloak.cloak.budget`); attention in
+`facecloak.cloak.attention`; robustness transforms in the base loop.
+
+Shape: anchor_gallery maps a surrogate name to (M, D) float embeddings of M
+other identities, row j the same identity for every surrogate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ...errors import FaceCloakError
+from ..attention import GradientAttention
+from ..config import CloakConfig
+from .base import PerturbationMethod, ProgressFn, StopFn
+
+
+class FaceCloak(PerturbationMethod):
+    """Universal mask: away from the user's identity, toward a distant one."""
+
+    name: ClassVar[str] = "facecloak"
+    has_attention: ClassVar[bool] = True
+
+    def __init__(self, config: CloakConfig | None = None, surrogates: Sequence[torch.nn.Module] | None = None,
+                 progress: ProgressFn | None = None, should_stop: StopFn | None = None,
+                 anchor_gallery: Mapping[str, np.ndarray] | None = None):
+        super().__init__(config, surrogates, progress, should_stop)
+        self.anchor_gallery = anchor_gallery
+        self.anchor_index: int | None = None
+        self.attention: GradientAttention | None = None
+        if anchor_gallery is not None and self.config.anchor == "far":
+            lacking = [n for n in self.model_names if n not in anchor_gallery]
+            if lacking:
+                raise FaceCloakError(f"the anchor gallery has no embeddings for {', '.join(lacking)}")
+
+    def setup(self, faces: torch.Tensor) -> None:
+        super().setup(faces)
+        self.enrol = [c[0] for c in self.clean]
+        self.centroid = [F.normalize(c.mean(dim=0), dim=0) for c in self.clean]
+        self.anchors: list[torch.Tensor] | None = None
+        if self.anchor_gallery is not None and self.config.anchor == "far":
+            gallery = [F.normalize(torch.as_tensor(np.asarray(self.anchor_gallery[n]), dtype=torch.float32), dim=1)
+                       for n in self.model_names]
+            sims = torch.stack([g @ e for g, e in zip(gallery, self.enrol)]).mean(dim=0)  # (M,)
+            self.anchor_index = int(sims.argmin())
+            self.anchors = [g[self.anchor_index] for g in gallery]
+        self.attention = GradientAttention(faces.shape[-1]) if self.config.attention else None
+
+    def loss(self, embeddings: list[torch.Tensor], index: torch.Tensor) -> torch.Tensor:
+        total = embeddings[0].new_zeros(())
+        for i, f in enumerate(embeddings):
+            term = 0.5 * (f @ self.enrol[i] + f @ self.centroid[i])
+            if self.anchors is not None:
+                term = term - f @ self.anchors[i]
+            total = total + term.mean()
+        return total / len(embeddings)
+
+    def effective(self, delta: torch.Tensor) -> torch.Tensor:
+        return delta if self.attention is None else delta * self.attention.weights
+
+    def after_step(self, grad_effective: torch.Tensor, step: int) -> None:
+        if self.attention is not None:
+            self.attention.update(grad_effective)
+
+    def metadata(self, n_faces: int, **extra: object) -> dict:
+        meta = super().metadata(n_faces, **extra)
+        meta["anchor_index"] = self.anchor_index
+        return meta

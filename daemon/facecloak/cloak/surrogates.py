@@ -1,0 +1,75 @@
+"""Surrogate FR models, loaded once per process.
+
+    >>> nets = load_surrogates(("faceplugin", "mobilefacenet"))
+    >>> emb = nets[0](x)          # (N, 3, 112, 112) RGB [0, 1] -> (N, D) unit vectors
+
+The torch modules are in eval mode with no gradient to any weight (only the
+input gets one); each resizes a 112 px aligned crop to its own input size.
+Only surrogate-role models may be optimised against: a black-box model name
+is refused here, so that no protection figure is ever measured on a model the
+cloak saw.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Sequence
+
+import torch
+
+from ..errors import FaceCloakError
+from ..models.fr import OnnxEmbedder, TorchEmbedder, load_embedder
+from ..models.registry import Role, get_spec
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (affinity / cgroup aware where the OS says)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+@functools.cache
+def set_threads() -> int:
+    """Size torch's intra-op pool once: ``FACECLOAK_THREADS`` if set, else usable CPUs - 1.
+
+    One core is left to the rest of the machine (the browser the user is
+    uploading from, the daemon's own I/O). On a busy machine more threads are
+    much slower, not faster: torch's OpenMP workers spin while they wait, and
+    on 2 shared cores with other jobs running a default enrolment took 105 s
+    with 2 threads against 24 s with 1. Returns the count.
+    """
+    env = os.environ.get("FACECLOAK_THREADS", "").strip()
+    n = int(env) if env.isdigit() and int(env) > 0 else max(1, usable_cpus() - 1)
+    torch.set_num_threads(n)
+    return n
+
+
+@functools.lru_cache(maxsize=None)
+def onnx_embedder(name: str) -> OnnxEmbedder:
+    """The onnxruntime embedder of FR model ``name`` (any role), cached."""
+    embedder = load_embedder(name)
+    if not isinstance(embedder, OnnxEmbedder):
+        raise FaceCloakError(f"model {name!r} has no ONNX runtime (it is native)")
+    return embedder
+
+
+@functools.lru_cache(maxsize=None)
+def torch_surrogate(name: str) -> TorchEmbedder:
+    """The differentiable module of surrogate ``name``, cached, eval, frozen weights."""
+    spec = get_spec(name)
+    if spec.role != Role.SURROGATE_FR:
+        raise FaceCloakError(f"model {name!r} is a {spec.role.value} model, not a surrogate: "
+                             "black boxes only ever measure a cloak, they never shape one")
+    set_threads()
+    module = onnx_embedder(name).torch_module().eval()
+    for p in module.parameters():
+        p.requires_grad_(False)
+    return module
+
+
+def load_surrogates(names: Sequence[str]) -> list[TorchEmbedder]:
+    """The torch surrogates for ``names``, in that order (each loaded once per process)."""
+    return [torch_surrogate(name) for name in names]
