@@ -1,0 +1,342 @@
+"""Registry face detector: faceplugin's Ultra-Light RFB-320 on an image pyramid,
+with dlib's 68-point landmarks.
+
+The model (`faceplugin-detect`, fr_detect.onnx from the npm package
+faceplugin-face-recognition-js) is Ultra-Light-Fast-Generic-Face-Detector
+RFB-320: RGB, (x - 127) / 128, NCHW, a fixed [1, 3, 240, 320] input, and
+outputs 'scores' (softmax) and 'boxes' that are already decoded against
+priors baked in for 320x240 (corner form in [0, 1]; the package's
+fr_detect.js decodes them a second time, which is wrong). The network itself
+is fully convolutional, so `_raw_session` cuts the graph before the baked
+decoding -- keeping the class logits and the raw box offsets -- and frees the
+input size; `_decode` redoes the decoding with `_priors`, exact for sides
+that are multiples of 64 (what `_run` pads to). At 320x240 this gives the
+model's own boxes and scores to 1e-7 (tests/test_detect.py).
+
+On its own, at one scale, the network is weak: it also fires on eyes,
+mouths, cheeks and ears of large faces, hands, bare shoulders and cats' eyes,
+some at score 0.99. What separates faces is consistency across scales: a
+face scores ~1 at most pyramid levels where it is 16-160 px wide, a false
+hit at one or two neighbouring levels. So `_detect_small` runs a half-octave
+pyramid (1, 2^-0.5, 2^-1, ... of the copy, down to a 96 px long side) and
+keeps a face only when it is found again (score >= `support_threshold`) at
+>= `min_support` levels of that band, then drops faces that are parts of a
+larger kept face (`_part_of`). Tuned on the photos of tests/test_detect.py
+and checked on 262 others (shared/data/photos/deepface and 200 LFW photos,
+306 faces YuNet finds): 9 of those missed (cut by the frame or blurred in
+the background; dlib HOG misses 33), 2 false faces (letters, a statue).
+
+Landmarks: dlib's 68-point predictor on the full-resolution photo, from the
+box an upright dlib HOG detection would have (a square 1.13 times the RFB
+box width around its centre: the median over 134 faces both find) and on a
+crop turned by the roll faceplugin's landmark CNN sees (`_landmarks_at`).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+
+from ..models.store import model_file
+from .align import warp_antialiased
+from .detect import Face
+from .dlib_detect import DlibDetector, five_from_68
+from .yunet_detect import nms
+
+_MIN_SIZES = ((10, 16, 24), (32, 48), (64, 96), (128, 192, 256))
+_STEPS = (8, 16, 32, 64)
+_VARIANCE = (0.1, 0.2)
+_LOGITS, _OFFSETS = "461", "462"  # the concatenated heads, before softmax / decoding
+_MEAN, _STD = 127.0, 128.0
+_HOG_SIDE = 1.13  # dlib HOG box side / RFB box width (median over faces both find)
+_HOG_DY = 0.015  # HOG box centre below the RFB box centre, in RFB box heights
+_LEFT_EYE, _RIGHT_EYE = slice(36, 42), slice(42, 48)  # iBUG 68-point numbering, 0-based
+_MAX_ROLL = 10.0  # degrees between a fit's eye line and its crop's before a re-fit
+_ROLL_PASSES = 2
+
+
+def _raw_session(path: str, threads: int = 0) -> ort.InferenceSession:
+    """fr_detect.onnx with a free input size and raw outputs (logits, offsets)."""
+    import onnx
+
+    model = onnx.load(path)
+    graph = model.graph
+    dims = graph.input[0].type.tensor_type.shape.dim
+    for dim, name in ((dims[2], "height"), (dims[3], "width")):
+        dim.ClearField("dim_value")
+        dim.dim_param = name
+    # Keep only the nodes the two heads need; the baked decoding goes.
+    needed, kept = {_LOGITS, _OFFSETS}, []
+    for node in reversed(list(graph.node)):
+        if needed & set(node.output):
+            kept.append(node)
+            needed |= set(node.input)
+    del graph.node[:]
+    graph.node.extend(reversed(kept))
+    used = {name for node in graph.node for name in node.input}
+    inits = [init for init in graph.initializer if init.name in used]
+    del graph.initializer[:]
+    graph.initializer.extend(inits)
+    del graph.value_info[:]
+    del graph.output[:]
+    graph.output.extend([onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None)
+                         for name in (_LOGITS, _OFFSETS)])
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.log_severity_level = 3
+    return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+
+
+def _priors(width: int, height: int) -> np.ndarray:
+    """(N, 4) prior boxes (centre x, centre y, width, height) in pixels for a
+    `width` x `height` input, in the network's order: stride by stride,
+    row-major, the stride's sizes innermost. Exact for sides that are
+    multiples of 64; at 320x240 the first 4200 (strides 8 and 16) are the
+    model's own."""
+    out = []
+    for sizes, step in zip(_MIN_SIZES, _STEPS, strict=True):
+        ys, xs = np.mgrid[0:-(-height // step), 0:-(-width // step)]
+        centres = (np.stack([xs, ys], axis=-1).reshape(-1, 1, 2) + 0.5) * step
+        centres = np.repeat(centres, len(sizes), axis=1)
+        wh = np.broadcast_to(np.array(sizes, np.float64)[None, :, None], centres.shape)
+        out.append(np.concatenate([centres, wh], axis=-1).reshape(-1, 4))
+    return np.vstack(out)
+
+
+def _decode(offsets: np.ndarray, priors: np.ndarray) -> np.ndarray:
+    """Raw (N, 4) box offsets + their priors -> (N, 4) x0, y0, x1, y1 (SSD decoding)."""
+    off = offsets.astype(np.float64)
+    centre = priors[:, :2] + off[:, :2] * _VARIANCE[0] * priors[:, 2:]
+    size = priors[:, 2:] * np.exp(off[:, 2:] * _VARIANCE[1])
+    return np.hstack([centre - size / 2, centre + size / 2])
+
+
+class RfbDetector(DlibDetector):
+    """Ultra-Light RFB-320 (faceplugin) on a half-octave pyramid + dlib 68 points.
+
+    detect_size: long side of the copy detected on (see `FaceDetector`).
+    candidate_threshold: a face must score at least this at one level where
+        it is `band` px wide (any width at the coarsest level: close-ups).
+    support_threshold, min_support: ... and at least `support_threshold` at
+        `min_support` levels where it is `band` px wide (at all of them when
+        there are fewer; a face outside the band everywhere -- tiny at the
+        finest level or huge at the coarsest -- at that one level).
+    min_face: faces narrower than this (pixels of the copy) are dropped.
+    margin: grey border (pixels) around each level's image, see `_run`.
+    inside_fraction: a face this much inside a larger one is a part of it.
+    """
+
+    def __init__(
+        self,
+        detect_size: int = 1280,
+        candidate_threshold: float = 0.9,
+        support_threshold: float = 0.8,
+        min_support: int = 3,
+        band: tuple[float, float] = (16.0, 160.0),
+        min_face: float = 12.0,
+        min_pass_side: int = 96,
+        margin: int = 32,
+        nms_threshold: float = 0.3,
+        inside_fraction: float = 0.5,
+        landmark_size: int = 200,
+        threads: int = 0,
+    ) -> None:
+        super().__init__(detect_size=detect_size, landmark_size=landmark_size)
+        self.name = "rfb"
+        self._hog = None  # only dlib's landmark predictor is used
+        self.candidate_threshold = candidate_threshold
+        self.support_threshold = support_threshold
+        self.min_support = min_support
+        self.band = band
+        self.min_face = min_face
+        self.min_pass_side = min_pass_side
+        self.margin = margin
+        self.nms_threshold = nms_threshold
+        self.inside_fraction = inside_fraction
+        self._session = _raw_session(str(model_file("faceplugin-detect")), threads)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.log_severity_level = 3
+        self._landmark_net = ort.InferenceSession(str(model_file("faceplugin-landmarks")), opts,
+                                                  providers=["CPUExecutionProvider"])
+        self._prior_cache: dict[tuple[int, int], np.ndarray] = {}
+
+    # ---- the pyramid ----------------------------------------------------------------------
+
+    def _run(self, rgb: np.ndarray, min_score: float) -> tuple[np.ndarray, np.ndarray]:
+        """One pass: boxes (N, 4) in `rgb` pixels and scores (N,), score >= min_score.
+
+        The image sits `margin` px inside a grey canvas (grey = 0 after
+        normalisation, what the convolutions pad with), whose sides are
+        multiples of 64, so faces cut by the frame and close-ups that fill
+        it look as they did in training."""
+        h, w = rgb.shape[:2]
+        m = self.margin
+        height, width = -(-(h + 2 * m) // 64) * 64, -(-(w + 2 * m) // 64) * 64
+        blob = np.zeros((1, 3, height, width), np.float32)
+        blob[0, :, m:m + h, m:m + w] = (rgb.transpose(2, 0, 1).astype(np.float32) - _MEAN) / _STD
+        logits, offsets = self._session.run(None, {"input": blob})
+        logits, offsets = logits[0], offsets[0]
+        scores = 1.0 / (1.0 + np.exp(logits[:, 0] - logits[:, 1]))  # softmax of two
+        keep = np.nonzero(scores >= min_score)[0]
+        priors = self._prior_cache.get((width, height))
+        if priors is None:
+            priors = self._prior_cache.setdefault((width, height), _priors(width, height))
+        if len(priors) != len(scores):
+            raise RuntimeError(f"faceplugin-detect: {len(scores)} anchors for {width}x{height}, "
+                               f"expected {len(priors)}")
+        return _decode(offsets[keep], priors[keep]) - m, scores[keep].astype(np.float64)
+
+    def _pyramid(self, rgb: np.ndarray) -> list[tuple[float, np.ndarray, np.ndarray]]:
+        """[(scale, boxes in `rgb` pixels, scores)] for levels 1, 2^-0.5, 2^-1, ...
+        down to a long side of `min_pass_side`; raw detections scoring >= 0.5."""
+        h, w = rgb.shape[:2]
+        levels = []
+        k = 0
+        while True:
+            scale = 2.0 ** (-k / 2)
+            size = (max(1, round(w * scale)), max(1, round(h * scale)))
+            if k > 0 and max(size) < self.min_pass_side:
+                break
+            img = rgb if k == 0 else cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+            boxes, scores = self._run(img, 0.5)
+            f = np.array([w / size[0], h / size[1]] * 2)
+            levels.append((scale, (boxes + 0.5) * f - 0.5, scores))
+            k += 1
+        return levels
+
+    # ---- selection ------------------------------------------------------------------------
+
+    def _select(self, levels: list[tuple[float, np.ndarray, np.ndarray]]) -> list[Face]:
+        lo, hi = self.band
+        last = len(levels) - 1
+        cand_boxes, cand_scores = [], []
+        for k, (scale, boxes, scores) in enumerate(levels):
+            width = (boxes[:, 2] - boxes[:, 0]) * scale
+            keep = (scores >= self.candidate_threshold) & (width >= (self.min_face if k == 0 else lo))
+            if k < last:
+                keep &= width <= hi
+            cand_boxes.append(boxes[keep])
+            cand_scores.append(scores[keep])
+        boxes, scores = np.vstack(cand_boxes), np.concatenate(cand_scores)
+        accepted = []
+        for i in nms(boxes, scores, self.nms_threshold):
+            found = self._support(boxes[i], levels)
+            if found is not None:
+                accepted.append(found)
+        accepted.sort(key=lambda bs: -(bs[0][2] - bs[0][0]) * (bs[0][3] - bs[0][1]))
+        out = []
+        kept: list[np.ndarray] = []
+        for box, score in accepted:
+            if kept and _part_of(box, np.array(kept), self.inside_fraction):
+                continue
+            kept.append(box)
+            out.append(Face(tuple(box), np.full((5, 2), np.nan), score))
+        return out
+
+    def _support(self, box: np.ndarray, levels) -> tuple[np.ndarray, float] | None:
+        """(averaged box, mean score) if the levels agree that `box` is a face."""
+        lo, hi = self.band
+        width = box[2] - box[0]
+        widths = np.array([width * scale for scale, _, _ in levels])
+        band = np.nonzero((widths >= lo) & (widths <= hi))[0]
+        if len(band) == 0:  # tiny at the finest level or huge at the coarsest
+            band = np.array([0 if widths[0] < lo else len(levels) - 1])
+        hits, scores = [], []
+        for k in band:
+            _, boxes, sc = levels[k]
+            if len(sc) == 0:
+                scores.append(0.0)
+                continue
+            bw = boxes[:, 2] - boxes[:, 0]
+            dx = np.abs((boxes[:, 0] + boxes[:, 2]) - (box[0] + box[2])) / 2
+            dy = np.abs((boxes[:, 1] + boxes[:, 3]) - (box[1] + box[3])) / 2
+            match = (dx < 0.35 * width) & (dy < 0.35 * width) & (bw > width / 1.5) & (bw < width * 1.5)
+            if not match.any():
+                scores.append(0.0)
+                continue
+            j = np.nonzero(match)[0][np.argmax(sc[match])]
+            scores.append(float(sc[j]))
+            if sc[j] >= self.support_threshold:
+                hits.append(boxes[j])
+        if len(hits) < min(self.min_support, len(band)):
+            return None
+        return np.mean(hits, axis=0), float(np.mean(scores))
+
+    def _detect_small(self, rgb: np.ndarray) -> list[Face]:
+        return self._select(self._pyramid(rgb))
+
+    def _refine(self, rgb: np.ndarray, faces: list[Face]) -> list[Face]:
+        """dlib's 68 landmarks on the full-resolution photo (see `_landmarks_at`)."""
+        return [Face(face.box, self._landmarks_at(rgb, face.box), face.score) for face in faces]
+
+    def _landmarks_at(self, rgb: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+        """(5, 2) landmarks for an RFB box.
+
+        dlib's predictor starts from an upright mean face and cannot turn far
+        from it: started upright on a face tilted 40 degrees it returns an
+        upright face (person-lauren.jpg). So the first fit runs on a crop
+        already turned by the roll that faceplugin's landmark CNN sees
+        (`_roll_guess`), in the box an upright HOG detection would have; then,
+        as in `DlibDetector._landmarks`, the fit is repeated on a crop turned
+        by its own roll, in the box a HOG detection would have around its
+        points, while that roll differs from the crop's by more than
+        `_MAX_ROLL` degrees.
+        """
+        x0, y0, x1, y1 = box
+        side = _HOG_SIDE * (x1 - x0)
+        centre = ((x0 + x1) / 2, (y0 + y1) / 2 + _HOG_DY * (y1 - y0))
+        used = self._roll_guess(rgb, box)
+        pts = self._predict(rgb, centre, (side, side), min(1.0, self.landmark_size / side), used)
+        for _ in range(_ROLL_PASSES):
+            eyes = pts[_RIGHT_EYE].mean(axis=0) - pts[_LEFT_EYE].mean(axis=0)
+            roll = float(np.arctan2(eyes[1], eyes[0]))
+            if abs(np.degrees(roll) - used) <= _MAX_ROLL:
+                break
+            rot = np.array([[np.cos(roll), np.sin(roll)], [-np.sin(roll), np.cos(roll)]])
+            upright = (pts - pts.mean(axis=0)) @ rot.T
+            side = 1.06 * float(np.ptp(upright[:, 0]))
+            mid = pts.mean(axis=0) + rot.T @ np.array([0.01, 0.06]) * side
+            used = float(np.degrees(roll))
+            pts = self._predict(rgb, (float(mid[0]), float(mid[1])), (side, side),
+                                min(1.0, self.landmark_size / side), used)
+        return five_from_68(pts)
+
+    def _roll_guess(self, rgb: np.ndarray, box: tuple[float, float, float, float]) -> float:
+        """Eye-line angle (degrees, image y down) from faceplugin's 68-point CNN.
+
+        Its input (fr_landmark.js): the square of side = box height around
+        the box centre, 64x64 grey, / 256; output: 68 (x, y) in [0, 1] of that
+        square. Only the angle is used: the points themselves are coarse."""
+        x0, y0, x1, y1 = box
+        side = max(y1 - y0, 1.0)
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        crop_from_image = np.array([[64 / side, 0, 0], [0, 64 / side, 0]])
+        crop_from_image[:, 2] = 32 - 0.5 - np.array([cx, cy]) * 64 / side  # pixel-centre exact
+        crop = warp_antialiased(rgb, crop_from_image, (64, 64))
+        grey = cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_RGB2GRAY).astype(np.float32) / 256.0
+        pts = self._landmark_net.run(None, {"input": grey[None, None]})[0].reshape(68, 2)
+        eyes = pts[_RIGHT_EYE].mean(axis=0) - pts[_LEFT_EYE].mean(axis=0)
+        return float(np.degrees(np.arctan2(eyes[1], eyes[0])))
+
+
+def _part_of(box: np.ndarray, faces: np.ndarray, inside_fraction: float) -> bool:
+    """Whether `box` is an eye, mouth or cheek of one of the larger `faces`
+    (`inside_fraction` of it inside one), or an ear: at most half as wide as
+    a face, and 85% inside that face's box widened by a quarter of its width
+    each side (and a tenth of its height up and down)."""
+    if (_inside(box, faces) >= inside_fraction).any():
+        return True
+    width, height = faces[:, 2] - faces[:, 0], faces[:, 3] - faces[:, 1]
+    big = width >= 2 * (box[2] - box[0])
+    widened = faces + np.stack([-0.25 * width, -0.1 * height, 0.25 * width, 0.1 * height], axis=1)
+    return bool((big & (_inside(box, widened) >= 0.85)).any())
+
+
+def _inside(box: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """Fraction of `box`'s area inside each of `others` (M, 4)."""
+    ix = np.clip(np.minimum(box[2], others[:, 2]) - np.maximum(box[0], others[:, 0]), 0, None)
+    iy = np.clip(np.minimum(box[3], others[:, 3]) - np.maximum(box[1], others[:, 1]), 0, None)
+    area = max((box[2] - box[0]) * (box[3] - box[1]), 1e-9)
+    return ix * iy / area
