@@ -12,6 +12,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from . import cli_cloak
+from .cli_options import add_detector_option
 from .bench import privacy_cli
 from .errors import FaceCloakError
 
@@ -119,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="fetch and convert the default models, then find the faces in a photo",
                        description=cmd_check.__doc__)
     p.add_argument("photo", nargs="?", help="a photo (default: a bundled public-domain portrait)")
-    p.add_argument("--detector", default="dlib", help="face detector: dlib (default) or yunet")
+    add_detector_option(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=cmd_check)
 
@@ -133,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("faces", help="detect faces and five landmarks in photos")
     p.add_argument("photos", nargs="*", help="photos (default: the bundled portrait)")
-    p.add_argument("--detector", default="dlib", help="face detector: dlib (default) or yunet")
+    add_detector_option(p)
     p.add_argument("--json", action="store_true", help="print one JSON object per photo")
     p.set_defaults(func=cmd_faces)
 
@@ -143,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--lfw", help="LFW folder (default: ../shared/data/lfw)")
     q.add_argument("--models", nargs="*", help="FR models (default: all fetchable)")
     q.add_argument("--folds", type=int, default=10, help="use the first N folds of pairs.txt (default 10)")
-    q.add_argument("--detector", default="dlib", help="face detector (default dlib)")
+    add_detector_option(q)
     q.add_argument("--out", default="benchmarks/lfw-accuracy", help="output folder")
     q.set_defaults(func=cmd_bench_lfw)
     privacy_cli.register(bsub)

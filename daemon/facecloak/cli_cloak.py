@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from .cli_options import add_detector_option
 from .errors import FaceCloakError
 
 #: File name endings a folder is searched for (case-insensitive).
@@ -299,7 +300,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(default 0.30; lower cloaks more faces)")
     p.add_argument("--keep-gps", action="store_true",
                    help="keep GPS location in the photos' metadata (removed by default)")
-    p.add_argument("--detector", default="dlib", help="face detector: dlib (default) or yunet")
+    add_detector_option(p)
     p.set_defaults(func=cmd_cloak)
 
     p = sub.add_parser("preview", help="write a before/after picture of a cloaked photo",
@@ -311,7 +312,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="PNG to write (default before_after.png)")
     p.add_argument("--whole", action="store_true", help="show the whole photo, not just the faces")
     p.add_argument("--only-me", action="store_true", help="cloak only faces recognised as yours")
-    p.add_argument("--detector", default="dlib", help="face detector: dlib (default) or yunet")
+    add_detector_option(p)
     p.set_defaults(func=cmd_preview)
 
     p = sub.add_parser("profiles", help="list or delete your profiles")
