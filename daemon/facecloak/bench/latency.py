@@ -1,0 +1,154 @@
+"""Cloak latency per photo, as a ratio to plain decode + encode of the same photo.
+
+Method (STYLE.md item 12): one large real photo (the largest in
+``shared/data/photos/deepface``) is resized to 1, 4 and 12 megapixels and
+stored as a phone would (JPEG q95, 4:2:0). For each size, after ``warmup``
+untimed rounds, ``reps`` rounds each time
+
+    baseline  decode + encode (the engine's `encode_like`: JPEG q95 4:4:4,
+              metadata policy), i.e. what any re-save of the photo costs;
+    cloak     the public API `facecloak.cloak.apply.cloak_bytes` (decode,
+              detect every face, warp the mask into each, encode),
+
+side by side in alternating order, so that machine noise hits both alike.
+The ratio is taken per round (cloak / baseline) and reported as median and
+spread (25th-75th percentile, min, max); the absolute milliseconds are
+reported too, and, timed in the same rounds, face detection alone on the
+decoded photo (the default detector, which `cloak_bytes` runs), to show how
+much of the cloak's cost is finding the faces. The mask is a uniform-noise mask: the cost of applying a mask
+does not depend on its values. Without the engine's ``apply`` module the
+benchmark's own stand-in (decode, detect, paste, encode) is timed instead,
+and the result says so.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from ..errors import FaceCloakError
+from ..faces import get_detector, load_image, load_image_with_info
+from ..paths import shared_dir
+
+SIZES_MP = (1.0, 4.0, 12.0)
+
+
+def largest_photo(folder: Path | None = None) -> Path:
+    """The photo with the most pixels in ``shared/data/photos/deepface``."""
+    if folder is None:
+        shared = shared_dir()
+        if shared is None:
+            raise FaceCloakError("the latency benchmark needs ../shared/data/photos/deepface")
+        folder = shared / "data" / "photos" / "deepface"
+    photos = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    if not photos:
+        raise FaceCloakError(f"no photos in {folder}")
+    def pixels(p: Path) -> int:
+        with Image.open(p) as img:
+            return img.size[0] * img.size[1]
+
+    return max(photos, key=pixels)
+
+
+def photo_at(rgb: np.ndarray, megapixels: float) -> bytes:
+    """``rgb`` resized (area, keeping the aspect) to ``megapixels``, as phone JPEG bytes (q95, 4:2:0)."""
+    h, w = rgb.shape[:2]
+    f = np.sqrt(megapixels * 1e6 / (h * w))
+    resized = cv2.resize(rgb, (round(w * f), round(h * f)),
+                         interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_CUBIC)
+    buf = io.BytesIO()
+    Image.fromarray(resized).save(buf, "JPEG", quality=95, subsampling=2)
+    return buf.getvalue()
+
+
+def _engine_paths():
+    """(baseline fn, cloak fn, implementation) using the engine's apply/encode when present."""
+    try:
+        from ..cloak.apply import cloak_bytes
+        from ..cloak.encode import encode_like
+    except ImportError:
+        cloak_bytes = encode_like = None
+    if cloak_bytes is not None:
+        def baseline(data: bytes) -> bytes:
+            rgb, info = load_image_with_info(data)
+            return encode_like(rgb, data, info)[0]
+
+        def cloak(data: bytes, mask) -> int:
+            return cloak_bytes(data, mask).faces_cloaked
+
+        return baseline, cloak, "engine: facecloak.cloak.apply.cloak_bytes vs decode + encode_like"
+
+    from ..faces import paste_aligned
+    from .privacy_methods import aligned_from_face
+
+    def encode(rgb: np.ndarray) -> bytes:
+        buf = io.BytesIO()
+        Image.fromarray(rgb).save(buf, "JPEG", quality=95, subsampling=0)
+        return buf.getvalue()
+
+    def baseline_fb(data: bytes) -> bytes:
+        return encode(load_image(data))
+
+    def cloak_fb(data: bytes, mask) -> int:
+        rgb = load_image(data)
+        faces = get_detector().detect(rgb)
+        for f in faces:
+            rgb = paste_aligned(rgb, mask.delta, aligned_from_face(f), inplace=True)
+        encode(rgb)
+        return len(faces)
+
+    return baseline_fb, cloak_fb, "bench stand-in (engine apply.py absent): decode, detect, paste, JPEG q95 4:4:4"
+
+
+def _spread(v: np.ndarray) -> dict:
+    p25, p50, p75 = np.percentile(v, [25, 50, 75])
+    return {"median": float(p50), "p25": float(p25), "p75": float(p75), "min": float(v.min()),
+            "max": float(v.max())}
+
+
+def measure_latency(sizes_mp: tuple[float, ...] = SIZES_MP, reps: int = 5, warmup: int = 1,
+                    strength: str = "mid", seed: int = 0, photo: Path | None = None) -> dict:
+    """{"photo", "implementation", "sizes": [{"megapixels", "width", "height", "faces_cloaked",
+    "baseline_ms", "cloak_ms", "ratio", "detect_ms"}...]} (ms and ratio as median/p25/p75/min/max)."""
+    from ..cloak.mask import CloakMask
+    from .privacy_methods import base_eps
+
+    path = photo or largest_photo()
+    rgb = load_image(path)
+    eps = base_eps(strength)
+    mask = CloakMask(np.random.default_rng(seed).uniform(-eps, eps, (112, 112, 3)), {"method": "uniform"})
+    baseline, cloak, impl = _engine_paths()
+    sizes = []
+    for mp in sizes_mp:
+        data = photo_at(rgb, mp)
+        with Image.open(io.BytesIO(data)) as img:
+            w, h = img.size
+        for _ in range(warmup):
+            baseline(data)
+            n = cloak(data, mask)
+        decoded = load_image(data)
+        detector = get_detector()
+        base_ms, cloak_ms, detect_ms = [], [], []
+        for r in range(reps):
+            order = (0, 1, 2) if r % 2 == 0 else (2, 1, 0)
+            for which in order:
+                t = time.perf_counter()
+                if which == 0:
+                    baseline(data)
+                    base_ms.append(1000 * (time.perf_counter() - t))
+                elif which == 1:
+                    n = cloak(data, mask)
+                    cloak_ms.append(1000 * (time.perf_counter() - t))
+                else:
+                    detector.detect(decoded)
+                    detect_ms.append(1000 * (time.perf_counter() - t))
+        b, c, d = np.array(base_ms), np.array(cloak_ms), np.array(detect_ms)
+        sizes.append({"megapixels": mp, "width": w, "height": h, "faces_cloaked": int(n),
+                      "baseline_ms": _spread(b), "cloak_ms": _spread(c), "ratio": _spread(c / b),
+                      "detect_ms": _spread(d)})
+    return {"photo": path.name, "implementation": impl, "reps": reps, "warmup": warmup, "sizes": sizes}

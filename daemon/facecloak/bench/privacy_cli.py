@@ -1,0 +1,96 @@
+"""``facecloak bench privacy``: the command-line face of `facecloak.bench.privacy`.
+
+`register` adds the subcommand to the ``bench`` subparsers of the main CLI::
+
+    from .bench.privacy_cli import register as register_privacy
+    register_privacy(bsub)
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def cmd_bench_privacy(args: argparse.Namespace) -> int:
+    from . import privacy
+
+    overrides = {}
+    for item in args.set or []:
+        key, _, value = item.partition("=")
+        if not key or not _:
+            from ..errors import FaceCloakError
+
+            raise FaceCloakError(f"--set wants KEY=VALUE, got {item!r}")
+        overrides[key] = tuple(v for v in value.split(",") if v) if key == "surrogates" else _parse_value(value)
+    doc = privacy.run(
+        Path(args.out), users=args.users, quick=args.quick, distractors=args.distractors,
+        methods=args.methods, strength=args.strength, overrides=overrides or None, models=args.models,
+        variants=args.variants, idealised=not args.no_idealised, latency=not args.no_latency,
+        plots=args.plots, seed=args.seed, lfw=args.lfw, thresholds=args.thresholds, detector=args.detector,
+        args={k: v for k, v in vars(args).items() if k != "func"})
+    head = doc["methods"]
+    for name, res in head.items():
+        g = res["scores"]["uploaded"]["groups"]
+        bb = g["black box"]
+        psr = "—" if bb is None else f"{100 * bb['psr1']:5.1f}%"
+        print(f"{name:24} black-box PSR@1 (uploaded) {psr}")
+    print(f"wrote {Path(args.out) / 'results.json'}, per_probe.npz and report.md")
+    return 0
+
+
+def _parse_value(text: str):
+    low = text.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low == "none":
+        return None
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    if "," in text:
+        return tuple(t for t in text.split(",") if t)
+    return text
+
+
+#: Names for --help only (kept light: importing the benchmark loads cv2 and the engine);
+#: run() validates them, and a test checks they match `privacy_methods.METHODS` and
+#: `robustness.VARIANTS`.
+METHOD_NAMES = ("none", "uniform", "opom-centre", "opom-affine", "opom-convex", "pgd", "facecloak",
+                "facecloak-no-stickers", "facecloak-no-highpass", "facecloak-no-attention", "naive")
+VARIANT_NAMES = ("uploaded", "jpeg75", "resize1080", "resize1080+jpeg75", "phone-x5", "phone-x5-social")
+
+
+def register(bench_subparsers) -> argparse.ArgumentParser:
+    """Add ``privacy`` to the ``facecloak bench`` subparsers; returns its parser."""
+    q = bench_subparsers.add_parser(
+        "privacy", help="protection (PSR@1/5 per FR model), quality and speed of every cloaking method on LFW",
+        description="DESIGN.md section 3: LFW identities with >= 10 photos, photo 1 enrols, photos 2-6 are "
+                    "cloaked probes, the rest and every other identity form the gallery; realistic scoring "
+                    "(upload as JPEG, each model re-detects) is the headline.")
+    q.add_argument("--quick", action="store_true",
+                   help="20 users (seeded sample) and 3000 distractors unless --users/--distractors say otherwise")
+    q.add_argument("--users", type=int, help="number of users (seeded sample of the 158; default all)")
+    q.add_argument("--distractors", type=int, help="seeded subsample of distractor photos (default all)")
+    q.add_argument("--methods", nargs="+", metavar="METHOD",
+                   help=f"methods to run (default all): {', '.join(METHOD_NAMES)}")
+    q.add_argument("--strength", default="mid", choices=("low", "mid", "high"), help="cloak strength preset")
+    q.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="CloakConfig override for every engine method, e.g. --set steps=10 (repeatable)")
+    q.add_argument("--models", nargs="+", help="FR models to score with (default: the six fetchable ones)")
+    q.add_argument("--variants", nargs="+", metavar="VARIANT",
+                   help=f"robustness paths (default all): {', '.join(VARIANT_NAMES)}")
+    q.add_argument("--no-idealised", action="store_true", help="skip the idealised (aligned-crop) scores")
+    q.add_argument("--no-latency", action="store_true", help="skip the 1/4/12 MP latency measurement")
+    q.add_argument("--plots", action="store_true",
+                   help="also run the budget / steps / K sweeps and draw the plots (needs matplotlib)")
+    q.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
+    q.add_argument("--lfw", help="LFW folder (default ../shared/data/lfw)")
+    q.add_argument("--thresholds", help="lfw-accuracy results.json with FAR=1e-3 thresholds "
+                   "(default benchmarks/lfw-accuracy/results.json; computed from LFW when absent)")
+    q.add_argument("--detector", default="dlib", help="face detector for the tool and the FR models (default dlib)")
+    q.add_argument("--out", default="benchmarks/privacy", help="output folder (default benchmarks/privacy)")
+    q.set_defaults(func=cmd_bench_privacy)
+    return q
