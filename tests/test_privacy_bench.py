@@ -168,7 +168,7 @@ def test_idealised_without_mask_matches_realistic_embedding(lfw):
 def test_tiny_end_to_end_run(lfw, tmp_path):
     from facecloak.bench import privacy
 
-    models = ["mobilefacenet", "faceplugin", "mobileface"]
+    models = ["mobilefacenet", "faceplugin", "hse-faceres"]
     doc = privacy.run(tmp_path / "out", users=["Ian_Thorpe", "Jason_Kidd"], distractors=50,
                       methods=["none", "uniform"], models=models, variants=["uploaded", "jpeg75"],
                       latency=False, plots=False, cache_dir=tmp_path / "cache", progress=False,
@@ -194,7 +194,7 @@ def test_tiny_end_to_end_run(lfw, tmp_path):
                 for key in ("psr1", "psr5", "verification"):
                     assert 0.0 <= r[key] <= 1.0
                 assert r["psr5"] <= r["psr1"]
-            assert s["groups"]["black box"]["models"] == ["mobileface"]
+            assert s["groups"]["black box"]["models"] == ["hse-faceres"]
         q = res["quality"]
         assert 0.0 < q["uploaded_face_ssim"]["mean"] <= 1.0 and q["uploaded_photo_psnr"]["mean"] > 25
     # An unprotected photo is found: mobilefacenet is 99% accurate on LFW.

@@ -16,7 +16,7 @@ from .cli_options import add_detector_option
 from .bench import privacy_cli
 from .errors import FaceCloakError
 
-DEFAULT_MODELS = ("facenet-casia", "mobilefacenet", "faceplugin", "hse-faceres", "mobileface",
+DEFAULT_MODELS = ("facenet-casia", "mobilefacenet", "faceplugin", "hse-faceres",
                   "dlib-resnet", "dlib-68", "dlib-5")
 
 

@@ -356,6 +356,10 @@ def names(role: Role | None = None) -> list[str]:
 
 
 # The default split between optimisation and measurement (DESIGN.md section 2).
+# Every default model reaches >= 95% on LFW pairs (benchmarks/lfw-accuracy).
+# MobileFace V3 reaches only 93.6% with our alignment, so it is measured in
+# benchmarks as an extra model but is not part of the default black-box set.
 DEFAULT_SURROGATES = ("facenet-casia", "mobilefacenet", "faceplugin")
-DEFAULT_BLACKBOXES = ("dlib-resnet", "hse-faceres", "mobileface")
-FETCHABLE_FR = DEFAULT_SURROGATES + DEFAULT_BLACKBOXES
+DEFAULT_BLACKBOXES = ("dlib-resnet", "hse-faceres")
+EXTRA_BLACKBOXES = ("mobileface",)
+FETCHABLE_FR = DEFAULT_SURROGATES + DEFAULT_BLACKBOXES + EXTRA_BLACKBOXES
