@@ -99,7 +99,12 @@ def code_hash(*modules: str) -> str:
 _EMBED_CODE = ("facecloak.models.fr", "facecloak.faces.align")
 _DETECT_CODE = {"dlib": ("facecloak.faces.detect", "facecloak.faces.dlib_detect", "facecloak.faces.align"),
                 "dlib-mmod": ("facecloak.faces.detect", "facecloak.faces.dlib_detect", "facecloak.faces.align"),
-                "yunet": ("facecloak.faces.detect", "facecloak.faces.yunet_detect", "facecloak.faces.align")}
+                "yunet": ("facecloak.faces.detect", "facecloak.faces.yunet_detect", "facecloak.faces.align"),
+                "rfb": ("facecloak.faces.detect", "facecloak.faces.rfb_detect", "facecloak.faces.dlib_detect",
+                        "facecloak.faces.align")}
+# Model files each detector's results depend on, beyond its code.
+_DETECT_MODELS = {"dlib": ("dlib-68",), "dlib-mmod": ("dlib-68", "dlib-mmod"),
+                  "rfb": ("dlib-68", "faceplugin-detect", "faceplugin-landmarks")}
 
 
 def model_key(name: str) -> str:
@@ -118,8 +123,8 @@ def detector_key(name: str) -> str:
     settings = {k: v for k, v in sorted(vars(det).items()) if isinstance(v, (int, float, str, bool))}
     settings.update(cls=type(det).__name__, dlib=_dlib_version(), cache=CACHE_VERSION,
                     code=code_hash(*_DETECT_CODE.get(name, ("facecloak.faces.detect", "facecloak.faces.align"))))
-    if name.startswith("dlib"):
-        settings["sp68"] = _sha(model_file("dlib-68"))[:12]
+    for model in _DETECT_MODELS.get(name, ()):
+        settings[model] = _sha(model_file(model))[:12]
     digest = hashlib.sha256(repr(sorted(settings.items())).encode()).hexdigest()[:10]
     return f"{name}-{digest}"
 

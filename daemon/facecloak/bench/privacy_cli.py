@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..cli_options import add_detector_option
+
 
 def cmd_bench_privacy(args: argparse.Namespace) -> int:
     from . import privacy
@@ -90,7 +92,7 @@ def register(bench_subparsers) -> argparse.ArgumentParser:
     q.add_argument("--lfw", help="LFW folder (default ../shared/data/lfw)")
     q.add_argument("--thresholds", help="lfw-accuracy results.json with FAR=1e-3 thresholds "
                    "(default benchmarks/lfw-accuracy/results.json; computed from LFW when absent)")
-    q.add_argument("--detector", default="dlib", help="face detector for the tool and the FR models (default dlib)")
+    add_detector_option(q)
     q.add_argument("--out", default="benchmarks/privacy", help="output folder (default benchmarks/privacy)")
     q.set_defaults(func=cmd_bench_privacy)
     return q
