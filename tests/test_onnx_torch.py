@@ -340,12 +340,15 @@ def _faceplugin_onnx() -> Path:
         pytest.skip(f"faceplugin model not available: {exc}")
 
 
-def _faceplugin_sibling(name: str) -> Path:
-    path = _faceplugin_onnx().with_name(name)
-    if not path.is_file():
-        pytest.skip(f"{name} is not beside fr_feature.onnx; "
-                    "set FACECLOAK_MODEL_DIR to the npm package's model/ folder")
-    return path
+def _registry_model(name: str) -> Path:
+    """A registered ONNX model file, fetched through the store, or skip."""
+    from facecloak.errors import FaceCloakError
+    from facecloak.models import store
+
+    try:
+        return store.model_file(name)
+    except FaceCloakError as exc:
+        pytest.skip(f"{name} not available: {exc}")
 
 
 def _yunet() -> Path:
@@ -394,9 +397,9 @@ def test_faceplugin_gradients_flow(faceplugin):
 
 
 @pytest.mark.models
-@pytest.mark.parametrize("name", ["fr_detect.onnx", "fr_landmark.onnx", "fr_pose.onnx", "fr_expression.onnx"])
+@pytest.mark.parametrize("name", ["faceplugin-detect", "faceplugin-landmarks"])
 def test_faceplugin_other_models(name):
-    _check_real_model(_faceplugin_sibling(name), batch=2)
+    _check_real_model(_registry_model(name), batch=2)
 
 
 @pytest.mark.shared
