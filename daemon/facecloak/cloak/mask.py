@@ -18,15 +18,14 @@ File format (little-endian), one small file (~75 KB)::
 from __future__ import annotations
 
 import json
-import os
 import struct
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import FaceCloakError
+from ..fileio import write_atomic
 
 MAGIC = b"FCMASK"
 FORMAT_VERSION = 1
@@ -82,17 +81,7 @@ class CloakMask:
 
     def save(self, path: str | Path) -> None:
         """Write atomically (temp file + rename), owner-only permissions."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(self.to_bytes())
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        write_atomic(path, self.to_bytes())
 
     @classmethod
     def load(cls, path: str | Path) -> CloakMask:

@@ -27,7 +27,6 @@ import json
 import os
 import re
 import struct
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -36,6 +35,7 @@ import numpy as np
 
 from .. import paths
 from ..errors import FaceCloakError
+from ..fileio import write_atomic
 from .mask import CloakMask, MaskFormatError
 
 MAGIC = b"FCPROF"
@@ -249,14 +249,4 @@ class ProfileStore:
     def _write(self, path: Path, data: bytes) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, 0o700)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.root)  # created 0600
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        write_atomic(path, data)

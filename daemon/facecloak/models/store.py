@@ -28,6 +28,7 @@ from pathlib import Path
 
 from .. import paths
 from ..errors import ModelFetchError
+from ..fileio import write_atomic
 from .registry import Format, ModelSpec, SourceFile, get_spec
 
 EXPORT_VERSION = 1  # bump when the converter's output changes
@@ -204,10 +205,6 @@ def onnx_file(name: str, model_dir: str | Path | None = None) -> Path:
         raise
     except Exception as exc:  # converter errors carry no model name: add it
         raise ModelFetchError(f"model {name!r}: conversion to ONNX failed: {exc}") from exc
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=out.parent)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(model.SerializeToString())
-    os.replace(tmp, out)
-    meta_path.write_text(json.dumps(meta))
+    write_atomic(out, model.SerializeToString(), mode=0o644)
+    write_atomic(meta_path, json.dumps(meta).encode(), mode=0o644)
     return out
