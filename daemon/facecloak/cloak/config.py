@@ -96,6 +96,8 @@ class CloakConfig:
                 raise FaceCloakError(f"{name} must be in [0, 255] (/255 units), got {value}")
             object.__setattr__(self, name, value)
         object.__setattr__(self, "surrogates", tuple(self.surrogates))
+        if self.anchor is None:  # "no anchor", however it was spelt (e.g. --set anchor=none)
+            object.__setattr__(self, "anchor", "none")
         if self.steps < 0 or self.k < 1 or (self.batch is not None and self.batch < 1):
             raise FaceCloakError(f"need steps >= 0, k >= 1, batch >= 1 or None; "
                                  f"got steps={self.steps}, k={self.k}, batch={self.batch}")
