@@ -17,7 +17,7 @@ from .bench import privacy_cli
 from .errors import FaceCloakError
 
 DEFAULT_MODELS = ("facenet-casia", "mobilefacenet", "faceplugin", "hse-faceres",
-                  "dlib-resnet", "dlib-68", "dlib-5")
+                  "dlib-resnet", "dlib-68", "dlib-5", "faceplugin-detect", "faceplugin-landmarks")
 
 
 def _bundled_photo() -> Path:
