@@ -98,40 +98,50 @@ def rgb_icc_profile(icc: bytes | None) -> bytes | None:
     return None
 
 
+_EXIF_ERRORS = (OSError, SyntaxError, ValueError, KeyError, TypeError, struct.error)
+
+
+def _read_exif(raw: bytes | None) -> Image.Exif | None:
+    """Parsed EXIF, or None when there is none or Pillow cannot read it."""
+    if not raw:
+        return None
+    exif = Image.Exif()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            exif.load(raw)
+    except _EXIF_ERRORS:
+        return None
+    return exif
+
+
 def clean_exif(raw: bytes | None, *, strip_gps: bool, reset_orientation: bool) -> bytes | None:
     """EXIF bytes (b"Exif\\0\\0" + TIFF) rewritten by the policy above, or None.
 
     Unreadable EXIF is dropped rather than copied blindly: it might hold GPS.
     """
-    if not raw:
+    exif = _read_exif(raw)
+    if exif is None:
         return None
-    exif = Image.Exif()
+    if strip_gps:
+        exif.pop(_GPS_IFD, None)
+    if reset_orientation:  # the decoder may have removed the tag: say "upright"
+        exif[_ORIENTATION] = 1
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            exif.load(raw)
-            if strip_gps:
-                exif.pop(_GPS_IFD, None)
-            if reset_orientation:  # the decoder may have removed the tag: say "upright"
-                exif[_ORIENTATION] = 1
             out = exif.tobytes()
-    except (OSError, SyntaxError, ValueError, KeyError, TypeError, struct.error):
+    except _EXIF_ERRORS:
         return None
     return out if len(out) > 14 else None  # header + an empty IFD: nothing left
 
 
 def has_gps(raw: bytes | None) -> bool:
-    """Whether EXIF bytes hold a GPS block."""
+    """Whether EXIF bytes hold a GPS block (unreadable EXIF counts as yes: the caller re-writes it)."""
     if not raw:
         return False
-    exif = Image.Exif()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            exif.load(raw)
-    except (OSError, SyntaxError, ValueError, KeyError, TypeError, struct.error):
-        return True  # unreadable: assume the worst, the caller re-writes it
-    return _GPS_IFD in exif
+    exif = _read_exif(raw)
+    return exif is None or _GPS_IFD in exif
 
 
 def strip_gps_jpeg(data: bytes) -> bytes | None:
