@@ -31,12 +31,9 @@ _FORMAT_SUFFIXES = {"JPEG": (".jpg", ".jpeg", ".jpe", ".jfif"), "PNG": (".png",)
 
 def cmd_enrol(args) -> int:
     """Fit a cloak to one photo of you and store it as a named profile."""
-    from .cloak.apply import DEFAULT_MATCH_MODEL
     from .cloak.config import CloakConfig
     from .cloak.enrol import enrol
     from .cloak.profiles import ProfileError, ProfileStore
-    from .faces import load_image
-    from .models.fr import load_embedder
 
     store = ProfileStore()
     path = store.path(args.profile)  # checks the name before the slow part
@@ -56,10 +53,6 @@ def cmd_enrol(args) -> int:
             bar.refresh()
 
         enrolment = enrol(photo, config, progress=progress)
-    if DEFAULT_MATCH_MODEL not in enrolment.embeddings:  # --only-me needs it
-        rgb = load_image(photo)
-        enrolment.embeddings[DEFAULT_MATCH_MODEL] = load_embedder(DEFAULT_MATCH_MODEL).embed_faces(
-            rgb, [np.asarray(enrolment.landmarks)])[0]
     store.save(args.profile, enrolment, overwrite=args.replace)
     print(f"profile {args.profile!r} saved to {path}")
     print(f"enrolment took {enrolment.seconds:.1f} s (variations: {enrolment.backend})")

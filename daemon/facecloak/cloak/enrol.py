@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import FaceTooSmallError, ManyFacesError, NoFaceError
 from ..faces import align_face, get_detector, load_image
+from .apply import DEFAULT_MATCH_MODEL
 from .config import CloakConfig
 from .mask import CloakMask
 from .methods.base import Cancelled, ProgressFn, StopFn, faces_to_tensor
@@ -38,8 +39,9 @@ class Enrolment:
     """The result of `enrol`.
 
     mask: the universal cloak (aligned 112x112 frame, pixel units).
-    embeddings: surrogate name -> (D,) float32 unit embedding of the clean
-        enrolment face (onnxruntime), to recognise the user's face later.
+    embeddings: model name -> (D,) float32 unit embedding of the clean
+        enrolment face (onnxruntime), for each surrogate and the match model
+        (`DEFAULT_MATCH_MODEL`), to recognise the user's face later.
     seconds: wall time of the whole enrolment; backend: how the variations
         were made; box / landmarks: the face in the photo's pixels, (x0, y0,
         x1, y1) and (5, 2) (x, y).
@@ -59,6 +61,20 @@ def _decode(photo: bytes | str | Path | np.ndarray) -> np.ndarray:
             raise ValueError(f"expected an (H, W, 3) uint8 RGB array, got {photo.dtype} {photo.shape}")
         return photo
     return load_image(photo)
+
+
+def enrolment_face(rgb: np.ndarray):
+    """The one face of an enrolment photo; NoFaceError, ManyFacesError or FaceTooSmallError otherwise."""
+    faces = get_detector().detect(rgb)
+    if not faces:
+        raise NoFaceError("no face found in the enrolment photo; use a clear, well-lit photo of your face")
+    if len(faces) > 1:
+        raise ManyFacesError(f"found {len(faces)} faces in the enrolment photo; use a photo with only you in it")
+    face = faces[0]
+    if face.eye_distance < MIN_EYE_DISTANCE:
+        raise FaceTooSmallError(f"the face is too small ({face.eye_distance:.0f} px between the eyes, "
+                                f"at least {MIN_EYE_DISTANCE:.0f} needed); use a closer or larger photo")
+    return face
 
 
 def enrol(photo: bytes | str | Path | np.ndarray, config: CloakConfig | None = None,
@@ -88,16 +104,10 @@ def enrol(photo: bytes | str | Path | np.ndarray, config: CloakConfig | None = N
     checkpoint()
     report(0.0, "detect: finding your face")
     rgb = _decode(photo)
-    faces = get_detector().detect(rgb)
-    if not faces:
-        raise NoFaceError("no face found in the enrolment photo; use a clear, well-lit photo of your face")
-    if len(faces) > 1:
-        raise ManyFacesError(f"found {len(faces)} faces in the enrolment photo; use a photo with only you in it")
-    face = faces[0]
-    if face.eye_distance < MIN_EYE_DISTANCE:
-        raise FaceTooSmallError(f"the face is too small ({face.eye_distance:.0f} px between the eyes, "
-                                f"at least {MIN_EYE_DISTANCE:.0f} needed); use a closer or larger photo")
-    embeddings = {name: onnx_embedder(name).embed_faces(rgb, [face.landmarks])[0] for name in config.surrogates}
+    face = enrolment_face(rgb)
+    # The match model's embedding lets `cloak_bytes(only_user=...)` recognise the user later.
+    names = dict.fromkeys((*config.surrogates, DEFAULT_MATCH_MODEL))
+    embeddings = {name: onnx_embedder(name).embed_faces(rgb, [face.landmarks])[0] for name in names}
 
     checkpoint()
     backend = get_backend(config.backend)
@@ -121,4 +131,4 @@ def enrol(photo: bytes | str | Path | np.ndarray, config: CloakConfig | None = N
     return Enrolment(mask, embeddings, seconds, backend.name, face.box, np.array(face.landmarks))
 
 
-__all__ = ["MIN_EYE_DISTANCE", "Cancelled", "Enrolment", "enrol"]
+__all__ = ["MIN_EYE_DISTANCE", "Cancelled", "Enrolment", "enrol", "enrolment_face"]
