@@ -160,13 +160,19 @@ def _small_jsonable(value, limit: int = 4096):
 
 
 class ProfileStore:
-    """Profiles in a folder (default ``paths.home() / "profiles"``)."""
+    """Profiles in a folder (default ``paths.home() / "profiles"``).
+
+    Subclasses change the on-disk form through `suffix`, `_encode`, `_decode`
+    and `_info` (see `secure_profiles.SecureProfileStore`).
+    """
+
+    suffix = SUFFIX
 
     def __init__(self, root: str | Path | None = None):
         self.root = Path(root) if root is not None else paths.home() / "profiles"
 
     def path(self, name: str) -> Path:
-        return self.root / f"{check_name(name)}{SUFFIX}"
+        return self.root / f"{check_name(name)}{self.suffix}"
 
     def exists(self, name: str) -> bool:
         return self.path(name).is_file()
@@ -207,7 +213,7 @@ class ProfileStore:
         if path.exists() and not overwrite:
             raise ProfileError(f"a profile named {name!r} already exists; choose another name "
                                "or replace it")
-        self._write(path, profile_to_bytes(profile))
+        self._write(path, self._encode(profile))
         return profile
 
     def load(self, name: str) -> Profile:
@@ -215,28 +221,23 @@ class ProfileStore:
         try:
             data = path.read_bytes()
         except FileNotFoundError:
-            known = ", ".join(sorted(p.name[:-len(SUFFIX)] for p in self.root.glob(f"*{SUFFIX}"))) \
+            known = ", ".join(sorted(p.name[:-len(self.suffix)] for p in self.root.glob(f"*{self.suffix}"))) \
                 if self.root.is_dir() else ""
             known = known or "none yet"
             raise ProfileError(f"no profile named {name!r} (profiles: {known}); "
                                "create one with `facecloak enrol`") from None
-        return profile_from_bytes(data)
+        return self._decode(name, data)
 
     def list(self) -> list[ProfileInfo]:
         """Every profile file, sorted by name; unreadable ones say why in `problem`."""
         out = []
         if not self.root.is_dir():
             return out
-        for path in sorted(self.root.glob(f"*{SUFFIX}")):
-            name = path.name[:-len(SUFFIX)]
+        for path in sorted(self.root.glob(f"*{self.suffix}")):
+            name = path.name[:-len(self.suffix)]
             if not NAME_PATTERN.fullmatch(name):
                 continue
-            try:
-                p = profile_from_bytes(path.read_bytes())
-            except (OSError, ProfileFormatError) as exc:
-                out.append(ProfileInfo(name, path, None, problem=str(exc)))
-                continue
-            out.append(ProfileInfo(name, path, p.created, p.meta, dict(p.mask.meta), tuple(p.embeddings)))
+            out.append(self._info(name, path))
         return out
 
     def delete(self, name: str) -> None:
@@ -245,6 +246,22 @@ class ProfileStore:
             path.unlink()
         except FileNotFoundError:
             raise ProfileError(f"no profile named {name!r}") from None
+
+    def _encode(self, profile: Profile) -> bytes:
+        """The file's bytes for `profile`."""
+        return profile_to_bytes(profile)
+
+    def _decode(self, name: str, data: bytes) -> Profile:
+        """The profile stored as `name` from its file's bytes."""
+        return profile_from_bytes(data)
+
+    def _info(self, name: str, path: Path) -> ProfileInfo:
+        """`list`'s entry for one file; an unreadable file says why in `problem`."""
+        try:
+            p = self._decode(name, path.read_bytes())
+        except (OSError, ProfileFormatError) as exc:
+            return ProfileInfo(name, path, None, problem=str(exc))
+        return ProfileInfo(name, path, p.created, p.meta, dict(p.mask.meta), tuple(p.embeddings))
 
     def _write(self, path: Path, data: bytes) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
