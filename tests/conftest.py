@@ -20,3 +20,17 @@ def shared_dir() -> Path:
 def photos_dir(shared_dir: Path) -> Path:
     """``shared/data/photos``: deepface/, group/, nonface/, portrait/."""
     return shared_dir / "data" / "photos"
+
+
+@pytest.fixture
+def memory_keyring():
+    """An in-process keyring (tests/memory_keyring.py) as keyring's backend for one test."""
+    import keyring
+
+    from memory_keyring import MemoryKeyring
+
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)

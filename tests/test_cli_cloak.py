@@ -9,13 +9,13 @@ from PIL import Image
 from facecloak import paths
 from facecloak.cli import main
 from facecloak.cloak.mask import CloakMask
-from facecloak.cloak.profiles import ProfileStore
+from facecloak.cli_cloak import profile_store
 from facecloak.errors import FaceCloakError
 from facecloak.faces import get_detector, load_image
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch):
+def home(tmp_path, monkeypatch, memory_keyring):
     """A fresh FACECLOAK_HOME that still sees the fetched model cache."""
     models = paths.model_cache()
     root = tmp_path / "home"
@@ -37,7 +37,7 @@ def profile(home, photos_dir):
     rgb = load_image(photos_dir / "deepface" / "img21.jpg")
     emb = fr.embed_faces(rgb, [get_detector().detect(rgb)[0].landmarks])[0]
     mask = CloakMask(np.random.default_rng(0).uniform(-8, 8, (112, 112, 3)), {"method": "random", "eps": 8})
-    ProfileStore().save("me", mask=mask, embeddings={"faceplugin": emb})
+    profile_store().save("me", mask=mask, embeddings={"faceplugin": emb})
     return "me"
 
 
@@ -124,7 +124,7 @@ def test_profiles_list_and_delete(profile, capsys):
     out = capsys.readouterr().out
     assert "me" in out and "faceplugin" in out and "random" in out
     assert main(["profiles", "delete", "me"]) == 0
-    assert not ProfileStore().exists("me")
+    assert not profile_store().exists("me")
     assert main(["profiles", "delete", "me"]) == 2
     assert "facecloak: error: no profile named 'me'" in capsys.readouterr().err
     assert main(["profiles", "list"]) == 0
@@ -145,7 +145,7 @@ def test_enrol_end_to_end(home, photos_dir, tmp_path, capsys):
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "saved to" in out and "enrolment took" in out
-    profile = ProfileStore().load("me")
+    profile = profile_store().load("me")
     assert profile.mask.linf > 0 and "faceplugin" in profile.embeddings
     assert main(args) == 2  # the name is taken
     assert "--replace" in capsys.readouterr().err

@@ -12,9 +12,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from . import cli_cloak
-from .cli_options import add_detector_option
 from .bench import privacy_cli
+from .cli_options import add_detector_option
 from .errors import FaceCloakError
+from .server import cli as server_cli
 
 DEFAULT_MODELS = ("facenet-casia", "mobilefacenet", "faceplugin", "hse-faceres",
                   "dlib-resnet", "dlib-68", "dlib-5", "faceplugin-detect", "faceplugin-landmarks")
@@ -149,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.set_defaults(func=cmd_bench_lfw)
     privacy_cli.register(bsub)
     cli_cloak.register(sub)
+    server_cli.register(sub)
     return parser
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from . import paths
 from .cli_options import add_detector_option
 from .errors import FaceCloakError
 
@@ -29,13 +30,26 @@ _FORMAT_SUFFIXES = {"JPEG": (".jpg", ".jpeg", ".jpe", ".jfif"), "PNG": (".png",)
 
 # --- enrol -------------------------------------------------------------------
 
+def profile_store():
+    """The user's encrypted profiles (keys in the OS keyring).
+
+    A keyring that keeps keys in a plain file is refused unless the user opted
+    in: FACECLOAK_ALLOW_PLAINTEXT_KEYRING=1, or `facecloak serve
+    --allow-plaintext-keyring` once (remembered in the daemon's settings).
+    """
+    from .cloak.secure_profiles import SecureProfileStore
+    from .server.settings import plaintext_keyring_allowed
+
+    return SecureProfileStore(paths.data_home() / "profiles", allow_plaintext_keyring=plaintext_keyring_allowed())
+
+
 def cmd_enrol(args) -> int:
     """Fit a cloak to one photo of you and store it as a named profile."""
     from .cloak.config import CloakConfig
     from .cloak.enrol import enrol
-    from .cloak.profiles import ProfileError, ProfileStore
+    from .cloak.profiles import ProfileError
 
-    store = ProfileStore()
+    store = profile_store()
     path = store.path(args.profile)  # checks the name before the slow part
     if path.exists() and not args.replace:
         raise ProfileError(f"a profile named {args.profile!r} already exists; "
@@ -163,10 +177,9 @@ def _user_embedding(profile, only_me: bool):
 def cmd_cloak(args) -> int:
     """Cloak photos (files or whole folders) with a profile's mask."""
     from .cloak.apply import cloak_bytes
-    from .cloak.profiles import ProfileStore
     from .faces import get_detector
 
-    profile = ProfileStore().load(args.profile)
+    profile = profile_store().load(args.profile)
     user = _user_embedding(profile, args.only_me)
     photos = find_images(args.paths)
     if not photos:
@@ -201,10 +214,9 @@ def cmd_preview(args) -> int:
 
     from .cloak.apply import aligned_from_landmarks, cloak_array, match_user
     from .cloak.preview import before_after
-    from .cloak.profiles import ProfileStore
     from .faces import crop_footprint, get_detector, load_image
 
-    profile = ProfileStore().load(args.profile)
+    profile = profile_store().load(args.profile)
     user = _user_embedding(profile, args.only_me)
     rgb = load_image(args.photo)
     faces = get_detector(args.detector).detect(rgb)
@@ -230,9 +242,8 @@ def cmd_preview(args) -> int:
 # --- profiles ----------------------------------------------------------------
 
 def cmd_profiles_list(args) -> int:
-    from .cloak.profiles import ProfileStore
 
-    store = ProfileStore()
+    store = profile_store()
     infos = store.list()
     if not infos:
         print(f"no profiles yet in {store.root}; create one with `facecloak enrol PHOTO --profile NAME`")
@@ -251,9 +262,8 @@ def cmd_profiles_list(args) -> int:
 
 
 def cmd_profiles_delete(args) -> int:
-    from .cloak.profiles import ProfileStore
 
-    ProfileStore().delete(args.name)
+    profile_store().delete(args.name)
     print(f"deleted profile {args.name!r}")
     return 0
 

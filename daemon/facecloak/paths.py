@@ -1,7 +1,10 @@
 """Where FaceCloak keeps per-user files.
 
-`FACECLOAK_HOME` overrides everything; otherwise the XDG cache directory is
-used (``~/.cache/facecloak``). The shared data folder (``../shared`` beside a
+Two roots. `home` holds what can be fetched or rebuilt (models, benchmark
+caches): `FACECLOAK_HOME`, else the XDG cache directory (``~/.cache/facecloak``).
+`data_home` holds what cannot (profiles, the daemon's tokens and settings):
+`FACECLOAK_DATA`, else `FACECLOAK_HOME` when that is set, else the XDG data
+directory (``~/.local/share/facecloak``), created owner-only. The shared data folder (``../shared`` beside a
 source checkout) is found through `shared_dir`, for benchmarks and tests only.
 """
 
@@ -20,6 +23,19 @@ def home() -> Path:
         xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
         root = Path(xdg) / "facecloak"
     root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def data_home() -> Path:
+    """Root of the user's own FaceCloak files (profiles, daemon state); owner-only."""
+    env = os.environ.get("FACECLOAK_DATA") or os.environ.get("FACECLOAK_HOME")
+    if env:
+        root = Path(env).expanduser()
+    else:
+        xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+        root = Path(xdg) / "facecloak"
+    root.mkdir(parents=True, exist_ok=True)
+    os.chmod(root, 0o700)
     return root
 
 

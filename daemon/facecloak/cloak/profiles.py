@@ -160,7 +160,7 @@ def _small_jsonable(value, limit: int = 4096):
 
 
 class ProfileStore:
-    """Profiles in a folder (default ``paths.home() / "profiles"``).
+    """Profiles in a folder (default ``paths.data_home() / "profiles"``).
 
     Subclasses change the on-disk form through `suffix`, `_encode`, `_decode`
     and `_info` (see `secure_profiles.SecureProfileStore`).
@@ -169,7 +169,7 @@ class ProfileStore:
     suffix = SUFFIX
 
     def __init__(self, root: str | Path | None = None):
-        self.root = Path(root) if root is not None else paths.home() / "profiles"
+        self.root = Path(root) if root is not None else paths.data_home() / "profiles"
 
     def path(self, name: str) -> Path:
         return self.root / f"{check_name(name)}{self.suffix}"

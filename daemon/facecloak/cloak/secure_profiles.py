@@ -131,7 +131,7 @@ def _read_head(path: Path) -> tuple[bytes, dict]:
 class SecureProfileStore(ProfileStore):
     """`ProfileStore` whose files are sealed with a `Vault` (see the module docstring).
 
-    root: the folder (default ``paths.home() / "profiles"``). vault: the Vault
+    root: the folder (default ``paths.data_home() / "profiles"``). vault: the Vault
     to use; by default one is made on first need with
     ``allow_plaintext=allow_plaintext_keyring``, so `list`, `exists` and
     `path` work without a keyring. key_prefix: keyring entries are
