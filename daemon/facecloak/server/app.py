@@ -161,6 +161,7 @@ async def detect(request: web.Request) -> web.Response:
 @routes.post("/v1/cloak")
 async def cloak(request: web.Request) -> web.Response:
     daemon = _daemon(request)
+    data = await read_image(request, daemon.config.max_bytes)
     settings = daemon.settings.data
     name = request.query.get("profile") or daemon.default_profile()
     if name is None:
@@ -182,7 +183,6 @@ async def cloak(request: web.Request) -> web.Response:
         if embedding is None:
             raise ApiError(409, "no_profile", f"profile {name!r} cannot recognise you (enrol again), "
                                               "or cloak every face with only_user=0")
-    data = await read_image(request, daemon.config.max_bytes)
     result = await _in_worker(daemon, workers.cloak, data, profile.mask.to_bytes(), embedding,
                               gps == "strip", daemon.config.max_pixels)
     headers = {"X-FaceCloak-Faces-Found": str(result["faces_found"]),
@@ -277,7 +277,7 @@ async def job_events(request: web.Request) -> web.StreamResponse:
 
 # -- the application -------------------------------------------------------------------
 def make_app(daemon: Daemon) -> web.Application:
-    app = web.Application(middlewares=[errors_middleware, security_middleware(daemon.tokens)],
+    app = web.Application(middlewares=[errors_middleware, security_middleware(daemon.tokens, daemon.config.max_bytes)],
                           client_max_size=daemon.config.max_bytes)
     app["daemon"] = daemon
     app.add_routes(routes)

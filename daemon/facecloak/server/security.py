@@ -49,7 +49,7 @@ async def errors_middleware(request: web.Request, handler):
         raise ApiError(500, "internal", "internal error; see the daemon's log") from None
 
 
-def security_middleware(tokens):
+def security_middleware(tokens, max_bytes: int):
     @web.middleware
     async def middleware(request: web.Request, handler):
         if host_name(request.headers.get("Host")) not in LOOPBACK_NAMES:
@@ -64,6 +64,10 @@ def security_middleware(tokens):
         if origin is not None and origin != record.origin:
             raise ApiError(403, "bad_origin", "this token was not paired from this origin")
         request["client"] = record
+        declared = request.content_length
+        if declared is not None and declared > max_bytes:  # before any handler reads a byte
+            raise ApiError(413, "too_large", f"the upload is {declared:,} bytes; the limit is {max_bytes:,}",
+                           headers={"Connection": "close"})
         return await handler(request)
 
     return middleware
