@@ -30,9 +30,8 @@ def daemon(tmp_path_factory, request):
     if shared_dir() is None:
         pytest.skip("../shared not found: the daemon tests cloak real photos")
     d = DaemonProcess(tmp_path_factory.mktemp("daemon"), extra_args=("--max-mb", str(MAX_MB)))
-    d.start()
-    yield d
-    d.stop()
+    with d:
+        yield d
 
 
 @pytest.fixture(scope="module")

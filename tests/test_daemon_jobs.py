@@ -21,9 +21,8 @@ def daemon(tmp_path):
     if shared_dir() is None:
         pytest.skip("../shared not found: enrolment needs a real photo")
     d = DaemonProcess(tmp_path)
-    d.start()
-    yield d
-    d.stop()
+    with d:
+        yield d
 
 
 def selfie() -> bytes:
