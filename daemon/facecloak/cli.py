@@ -110,6 +110,14 @@ def cmd_bench_lfw(args) -> int:
     return 0
 
 
+def cmd_bench_daemon(args) -> int:
+    from .bench import daemon_load
+
+    doc = daemon_load.run(Path(args.out), args.requests, args.concurrency, args.megapixels, workers=args.workers)
+    print(daemon_load.markdown(doc))
+    return 0 if doc["ok"] == doc["requests"] else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="facecloak",
@@ -148,6 +156,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_detector_option(q)
     q.add_argument("--out", default="benchmarks/lfw-accuracy", help="output folder")
     q.set_defaults(func=cmd_bench_lfw)
+    q = bsub.add_parser("daemon", help="load test: 12 MP cloak requests on a disposable daemon while enrolments run")
+    q.add_argument("--requests", type=int, default=200, help="cloak requests (default 200)")
+    q.add_argument("--concurrency", type=int, default=8, help="requests in flight (default 8)")
+    q.add_argument("--megapixels", type=float, default=12.0, help="photo size (default 12)")
+    q.add_argument("--workers", type=int, help="daemon cloak workers (default: the daemon's)")
+    q.add_argument("--out", default="benchmarks/daemon-load", help="output folder")
+    q.set_defaults(func=cmd_bench_daemon)
     privacy_cli.register(bsub)
     cli_cloak.register(sub)
     server_cli.register(sub)
