@@ -306,6 +306,7 @@ def test_profiles_listing(daemon, token, enrolled):
     assert status == 200
     (me,) = [p for p in body["profiles"] if p["name"] == enrolled]
     assert me["strength"] == "low" and "faceplugin" in me["models"]
+    assert me["budget"] == {"eps": 4.0, "sticker_eps": 12.0, "highpass_eps": 8.0}
     status, body = daemon.json("GET", "/v1/status", token=token)
     assert body["profiles"] == [enrolled] and body["active_profile"] == enrolled
 

@@ -15,7 +15,7 @@ import logging
 from aiohttp import web
 
 from .. import __version__
-from ..cloak.config import CloakConfig
+from ..cloak.config import STRENGTHS, CloakConfig
 from ..cloak.profiles import ProfileError, check_name
 from ..errors import FaceCloakError
 from . import workers
@@ -129,10 +129,11 @@ async def list_profiles(request: web.Request) -> web.Response:
             out.append({"name": info.name, "problem": info.problem})
             continue
         mm = info.mask_meta
+        budget = dict(zip(("eps", "sticker_eps", "highpass_eps"), STRENGTHS[mm["strength"]], strict=True)) \
+            if mm.get("strength") in STRENGTHS else None
         out.append({"name": info.name, "created": info.created.isoformat() if info.created else None,
-                    "models": list(info.models), "strength": mm.get("strength"), "eps": mm.get("eps"),
-                    "backend": info.meta.get("backend", mm.get("backend")),
-                    "seconds": info.meta.get("seconds")})
+                    "models": list(info.models), "strength": mm.get("strength"), "budget": budget,
+                    "backend": info.meta.get("backend", mm.get("backend"))})
     return web.json_response({"profiles": out})
 
 
