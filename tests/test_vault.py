@@ -185,6 +185,15 @@ def test_plaintext_keyring_refused_unless_opted_in(plaintext, tmp_path):
     assert not (tmp_path / "xdg-data" / "python_keyring").exists()
 
 
+@pytest.mark.parametrize("allow", [False, True])
+def test_a_keyring_that_prompts_for_a_password_is_refused(allow):
+    from keyrings.alt.file import EncryptedKeyring
+
+    backend = EncryptedKeyring.__new__(EncryptedKeyring)  # its __init__ needs pycryptodome, not installed
+    with pytest.raises(KeyringRefusedError, match="unsuitable"):
+        check_keyring(allow, backend)
+
+
 def test_memory_keyring_accepted(memory):
     assert check_keyring(False) == "memory_keyring.MemoryKeyring"
 

@@ -63,6 +63,9 @@ PLAINTEXT_BACKENDS = frozenset({
     "keyrings.cryptfile.file.PlaintextKeyring",  # keyrings.cryptfile's unencrypted variant
 })
 
+#: Backends that ask for a password on the terminal: a background daemon would hang on them.
+INTERACTIVE_BACKENDS = frozenset({"keyrings.alt.file.EncryptedKeyring"})
+
 #: Wrappers that store through another backend (held in ``_keyring``): judged by that one.
 WRAPPER_BACKENDS = frozenset({"keyrings.alt.multi.MultipartKeyringWrapper"})
 
@@ -103,7 +106,8 @@ def _class_names(backend: KeyringBackend) -> set[str]:
 
 
 def classify(backend: KeyringBackend) -> str:
-    """``"ok"``, ``"plaintext"``, ``"none"`` (fail/null) or ``"unsuitable"`` (priority <= 0)."""
+    """``"ok"``, ``"plaintext"``, ``"none"`` (fail/null) or ``"unsuitable"`` (priority <= 0, or
+    one that prompts for a password on the terminal: `INTERACTIVE_BACKENDS`)."""
     names = _class_names(backend)
     if names & WRAPPER_BACKENDS and isinstance(getattr(backend, "_keyring", None), KeyringBackend):
         return classify(backend._keyring)
@@ -111,6 +115,8 @@ def classify(backend: KeyringBackend) -> str:
         return "none"
     if names & PLAINTEXT_BACKENDS:
         return "plaintext"
+    if names & INTERACTIVE_BACKENDS:
+        return "unsuitable"
     try:
         priority = float(backend.priority)
     except Exception:  # noqa: BLE001 - a backend's priority raises (anything) when it cannot work here
