@@ -87,26 +87,11 @@ def _fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-def _family(daemon: DaemonProcess) -> list[int]:
-    """The daemon's pid and its worker processes'."""
-    pid = daemon.proc.pid
-    kids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as fh:
-                    if int(fh.read().rsplit(")", 1)[1].split()[1]) == pid:
-                        kids.append(int(entry))
-            except (OSError, ValueError, IndexError):
-                pass
-    return [pid, *sorted(kids)]
-
-
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="counts file descriptors through /proc")
 def test_malformed_uploads_never_5xx_nor_leak(served):
     daemon, token = served
-    family = _family(daemon)
-    assert len(family) >= 3  # daemon, enrolment worker, at least one cloak worker (+ resource tracker)
+    family = [daemon.proc.pid, *daemon.workers()]
+    assert len(family) >= 3  # daemon, enrolment worker, at least one cloak worker
     for seed in SEEDS:  # warm every decoder once before counting
         daemon.request("POST", "/v1/detect", seed, token=token)
     before = {pid: _fds(pid) for pid in family}
@@ -127,7 +112,7 @@ def test_malformed_uploads_never_5xx_nor_leak(served):
 
     upload()
     assert daemon.proc.poll() is None
-    assert _family(daemon) == family  # no worker died and was replaced
+    assert [daemon.proc.pid, *daemon.workers()] == family  # no worker died and was replaced
     after = {pid: _fds(pid) for pid in family}
     assert all(after[pid] <= before[pid] + 2 for pid in family), (before, after)
     assert sum(statuses.values()) >= EXAMPLES and any(400 <= s < 500 for s in statuses), statuses

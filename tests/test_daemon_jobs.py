@@ -130,3 +130,31 @@ def test_deleting_a_profile_removes_file_and_key(daemon):
     status, body = daemon.json("POST", "/v1/cloak", selfie(), token=token)
     assert status == 409 and body["error"] == "no_profile"
     assert daemon.json("DELETE", "/v1/profiles/gone", token=token)[0] == 404
+
+
+def test_killed_workers_are_replaced(daemon):
+    import os
+    import signal
+
+    token = daemon.pair()
+    status, body = daemon.json("POST", f"/v1/enrol?profile=me&{QUICK}", selfie(), token=token)
+    assert daemon.wait_job(body["job"], token)["state"] == "done"
+    kids = daemon.workers()
+    assert len(kids) >= 2  # the enrolment worker and at least one cloak worker
+    status, body = daemon.json("POST", "/v1/enrol?profile=doomed&strength=low&k=2&steps=5000", selfie(), token=token)
+    doomed = body["job"]
+    read_events(daemon, doomed, token, stop_after=3)
+    for pid in kids:  # every worker: the enrolment one and the cloak pool's
+        os.kill(pid, signal.SIGKILL)
+    job = daemon.wait_job(doomed, token, timeout=60)
+    assert job["state"] == "failed" and "stopped unexpectedly" in job["error"]
+    answers = []
+    for _ in range(3):  # the first may meet the broken pool (503); a new pool then serves
+        status, headers, _ = daemon.request("POST", "/v1/cloak?only_user=0", selfie(), token=token)
+        answers.append(status)
+        if status == 200:
+            break
+    assert answers[-1] == 200 and set(answers) <= {200, 503}, answers
+    status, body = daemon.json("POST", f"/v1/enrol?profile=again&{QUICK}", selfie(), token=token)
+    assert status == 202 and daemon.wait_job(body["job"], token)["state"] == "done"
+

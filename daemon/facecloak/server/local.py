@@ -86,6 +86,25 @@ class DaemonProcess:
     def __exit__(self, *exc) -> None:
         self.stop()
 
+    def workers(self) -> list[int]:
+        """PIDs of the daemon's worker processes (Linux /proc; multiprocessing's tracker left out)."""
+        if self.proc is None:
+            return []
+        out = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    parent = int(fh.read().rsplit(")", 1)[1].split()[1])
+                with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                    tracker = b"resource_tracker" in fh.read()
+            except (OSError, ValueError, IndexError):
+                continue
+            if parent == self.proc.pid and not tracker:
+                out.append(int(entry))
+        return sorted(out)
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
