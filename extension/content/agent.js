@@ -268,5 +268,17 @@ export async function startAgent({ api, win, doc, hook, openRoot, snapshot }) {
     }
   }
 
-  return { onEvent, takeHeld };
+  let lastRefusal = 0;
+  /** Tell the user once in a while that the page was refused an API FaceCloak cannot cloak. */
+  function refusedApi(kind) {
+    const now = Date.now();
+    if (now - lastRefusal < 5000) return;
+    lastRefusal = now;
+    const text = kind === 'picker'
+      ? 'FaceCloak stopped this site from opening a file picker whose photos it cannot cloak. Use the site\'s upload button, or drag the photo onto the page.'
+      : 'FaceCloak stopped this site from reading an image straight from the clipboard. Paste it with Ctrl+V instead, so FaceCloak can cloak it.';
+    notices.show({ kind: 'warn', text, timeoutMs: 12000 });
+  }
+
+  return { onEvent, takeHeld, active, refusedApi };
 }

@@ -80,6 +80,17 @@
     if (root) hook(root);
   });
 
+  // Guard queries (content/main-world.js): may the page read images through a
+  // file picker or the async clipboard? Cancel = no. Until the agent knows
+  // the site, the answer is no.
+  for (const kind of ['picker', 'clipboard']) {
+    document.addEventListener(`facecloak-guard-${kind}`, (e) => {
+      if (agent && !agent.active()) return;
+      e.preventDefault();
+      if (agent) agent.refusedApi(kind);
+    });
+  }
+
   import(api.runtime.getURL('content/agent.js'))
     .then((mod) => mod.startAgent({ api, win: window, doc: document, hook, openRoot, snapshot }))
     .then((a) => {

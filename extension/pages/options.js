@@ -147,7 +147,10 @@ async function watchJob(id) {
     }
     version = snap.version;
     renderJob(snap.job);
-    if (snap.final) break;
+    if (snap.final) {
+      if (snap.job && snap.job.state === 'done') await adoptProfile(snap.job.profile);
+      break;
+    }
     if (snap.error) {
       say($('#enrol-status'), `Lost the daemon: ${snap.error.message}`, 'error');
       break;
@@ -157,6 +160,16 @@ async function watchJob(id) {
   $('#enrol-button').disabled = !selfieB64;
   currentJob = null;
   await refreshStatus();
+}
+
+/** With no active profile set, the one just enrolled becomes it (with two profiles the daemon would not guess). */
+async function adoptProfile(profile) {
+  try {
+    const { settings } = await sendMessage('settings.get');
+    if (settings && !settings.active_profile && profile) await sendMessage('settings.put', { change: { active_profile: profile } });
+  } catch {
+    // not essential: the daemon uses the only profile when there is one
+  }
 }
 
 $('#enrol-button').addEventListener('click', async () => {

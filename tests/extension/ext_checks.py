@@ -1,4 +1,4 @@
-"""Checks on what a fixture site received, shared by the extension tests."""
+"""Checks on what a fixture site received, and the page actions the extension tests share."""
 
 from __future__ import annotations
 
@@ -38,3 +38,22 @@ def notice_text(page) -> str:
     return page.evaluate("""() => [...document.querySelectorAll('facecloak-notice')]
         .map(h => h.shadowRoot ? h.shadowRoot.textContent : '').join(' ')""")
 
+
+def choose(page, button: str, files) -> None:
+    with page.expect_file_chooser() as chooser:
+        page.click(button)
+    chooser.value.set_files(files)
+
+
+def open_page(page, site, host: str, name: str):
+    page.goto(site.url(host, name))
+    page.wait_for_load_state("load")
+    return page
+
+
+def wait_notice(page, words: str, timeout: float = 30000) -> str:
+    page.wait_for_function(
+        """(words) => [...document.querySelectorAll('facecloak-notice')]
+            .some(h => h.shadowRoot && h.shadowRoot.textContent.includes(words))""",
+        arg=words, timeout=timeout)
+    return notice_text(page)

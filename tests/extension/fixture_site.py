@@ -99,6 +99,30 @@ target.addEventListener('paste', (e) => {
   if (files.length) { e.preventDefault(); for (const f of files) upload(f, 'paste'); }
 });
 </script>""",
+    # a plain form, submitted by the browser itself (no script reads the file)
+    "form": """
+<h1>Form</h1>
+<form method="post" action="/upload" enctype="multipart/form-data">
+  <input type="hidden" name="how" value="form"><input type="file" name="photo" id="file">
+  <button id="send">Send</button>
+</form>""",
+    # an upload widget from another host (the frame's own host is not enabled; its tab's is)
+    "embed": """
+<h1>Embed</h1>
+<iframe id="widget" style="width: 500px; height: 200px"></iframe>
+<script>widget.src = location.protocol + '//localhost:' + location.port + '/reader.html';</script>""",
+    # ways to read images that FaceCloak cannot swap: refused on enabled sites
+    "apis": """
+<h1>APIs</h1>
+<button id="picker">Open with showOpenFilePicker</button> <button id="clip">Read the clipboard</button>
+<script>
+window.results = [];
+const note = (what, p) => p.then((v) => results.push([what, 'ok', String(v)]),
+                                 (e) => results.push([what, e.name, e.message]));
+picker.onclick = () => note('picker', showOpenFilePicker().then((hs) => hs.length));
+clip.onclick = () => note('clipboard', navigator.clipboard.read().then((items) =>
+    items[0].getType(items[0].types.find((t) => t.startsWith('image/'))).then((b) => b.size)));
+</script>""",
 }
 
 

@@ -13,30 +13,10 @@ import io
 import pytest
 from PIL import Image
 
-from ext_checks import assert_cloaked, notice_text, pixels
+from ext_checks import assert_cloaked, choose, notice_text, open_page, pixels, wait_notice
 
 ENABLED = "127.0.0.1"
 DISABLED = "localhost"
-
-
-def choose(page, button: str, files) -> None:
-    with page.expect_file_chooser() as chooser:
-        page.click(button)
-    chooser.value.set_files(files)
-
-
-def open_page(page, site, host: str, name: str):
-    page.goto(site.url(host, name))
-    page.wait_for_load_state("load")
-    return page
-
-
-def wait_notice(page, words: str, timeout: float = 30000) -> str:
-    page.wait_for_function(
-        """(words) => [...document.querySelectorAll('facecloak-notice')]
-            .some(h => h.shadowRoot && h.shadowRoot.textContent.includes(words))""",
-        arg=words, timeout=timeout)
-    return notice_text(page)
 
 
 def test_reader_page_gets_the_cloaked_photo(page, site, daemon, photo, tmp_path):
@@ -138,3 +118,68 @@ def test_disabled_site_drop_is_untouched(page, site, photo, browser):
         cdp.send("Input.dispatchDragEvent", {"type": kind, "x": box["x"] + 50, "y": box["y"] + 50, "data": data})
     (got,) = site.wait_uploads(1)
     assert got.data == photo.read_bytes()
+
+
+def test_form_submitted_by_the_browser_carries_the_cloaked_photo(page, site, daemon, photo):
+    """No script reads the file: the browser's own form submission sends what the input holds."""
+    open_page(page, site, ENABLED, "form")
+    choose(page, "#file", [photo])
+    wait_notice(page, "cloaked your photo")
+    page.click("#send")
+    (got,) = site.wait_uploads(1)
+    assert got.how == "form" and got.name == photo.name
+    original = photo.read_bytes()
+    assert_cloaked(original, got.data, daemon.faces(original))
+
+
+def test_widget_from_another_host_inside_an_enabled_site_is_covered(page, site, daemon, photo):
+    """The frame's own host (localhost) is off, but its tab (127.0.0.1) is on: cloak."""
+    open_page(page, site, ENABLED, "embed")
+    frame = page.frame_locator("#widget")
+    frame.locator("#file").wait_for()
+    with page.expect_file_chooser() as chooser:
+        frame.locator("#file").click()
+    chooser.value.set_files(photo)
+    (got,) = site.wait_uploads(1)
+    assert got.host == DISABLED, "uploaded by the embedded frame"
+    original = photo.read_bytes()
+    assert_cloaked(original, got.data, daemon.faces(original))
+
+
+def _png(path) -> bytes:
+    buf = io.BytesIO()
+    Image.open(path).convert("RGB").save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _copy_image(page, png: bytes) -> None:
+    page.evaluate("""async (b64) => {
+        const blob = await (await fetch('data:image/png;base64,' + b64)).blob();
+        await navigator.clipboard.write([new ClipboardItem({'image/png': blob})]);
+    }""", base64.b64encode(png).decode())
+
+
+@pytest.mark.parametrize("host", [ENABLED, DISABLED])
+def test_async_clipboard_images_are_refused_on_enabled_sites(page, site, browser, photo, host):
+    """navigator.clipboard.read() would hand over the original: refused (with a notice) where FaceCloak is on."""
+    open_page(page, site, host, "apis")
+    browser.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=f"http://{host}:{site.port}")
+    _copy_image(page, _png(photo))
+    page.click("#clip")
+    page.wait_for_function("() => window.results.length > 0")
+    (what, outcome, detail) = page.evaluate("window.results[0]")
+    if host == ENABLED:
+        assert (what, outcome) == ("clipboard", "NotAllowedError") and "FaceCloak" in detail
+        assert "Paste it with Ctrl+V" in wait_notice(page, "clipboard")
+    else:
+        assert (what, outcome) == ("clipboard", "ok") and int(detail) > 0, "disabled sites read the clipboard as usual"
+
+
+def test_file_system_access_picker_is_refused_on_enabled_sites(page, site):
+    """showOpenFilePicker() hands over the original file: refused where FaceCloak is on."""
+    open_page(page, site, ENABLED, "apis")
+    page.click("#picker")
+    page.wait_for_function("() => window.results.length > 0")
+    what, outcome, detail = page.evaluate("window.results[0]")
+    assert (what, outcome) == ("picker", "NotAllowedError") and "FaceCloak" in detail
+    assert "file picker" in wait_notice(page, "file picker")
