@@ -58,7 +58,7 @@ export async function startAgent({ api, win, doc, hook, openRoot, snapshot }) {
   const notices = createNotices(doc, win);
   const handled = new WeakSet();
   const inputs = new WeakMap(); // input -> {seq, swallowChange}
-  let site = { enabled: true, fail: 'closed', known: false }; // until the service worker answers: hold
+  let site = null; // until the service worker answers: hold anything with a photo
 
   async function refresh() {
     try {
@@ -72,7 +72,9 @@ export async function startAgent({ api, win, doc, hook, openRoot, snapshot }) {
     if (area === 'local' && changes.settings) refresh();
   });
 
-  const active = () => site.enabled || !site.known;
+  // On when the site is enabled, or while we do not know yet. Never paired
+  // (no settings known at all): off, the user has not set FaceCloak up.
+  const active = () => site === null || site.enabled;
   const stop = (e) => {
     e.preventDefault();
     e.stopImmediatePropagation();
@@ -162,8 +164,11 @@ export async function startAgent({ api, win, doc, hook, openRoot, snapshot }) {
 
   /** Cloak every photo in the record; {ok, files, results} or {ok: false, error}. */
   async function cloakAll(record) {
+    if (record.files.length > MAX_FILES) {
+      return { ok: false, error: { name: '', code: 'too_many', message: `FaceCloak takes at most ${MAX_FILES} files at once.`, fail: 'closed' } };
+    }
     record.done = record.done || [];
-    const files = record.files.slice(0, MAX_FILES);
+    const files = record.files;
     const results = new Array(files.length).fill(null);
     let firstError = null;
     const out = await mapLimit(files, PARALLEL, async (file, i) => {
@@ -183,14 +188,11 @@ export async function startAgent({ api, win, doc, hook, openRoot, snapshot }) {
         record.done[i] = { file: cloaked, result: res };
         return cloaked;
       } catch (err) {
-        if (!firstError) firstError = { name: file.name, code: err.code || 'error', message: err.message, fail: err.details?.fail ?? site.fail };
+        if (!firstError) firstError = { name: file.name, code: err.code || 'error', message: err.message, fail: err.details?.fail ?? site?.fail ?? 'closed' };
         return null;
       }
     });
     if (firstError) return { ok: false, error: firstError };
-    if (record.files.length > MAX_FILES) {
-      return { ok: false, error: { name: '', code: 'too_many', message: `FaceCloak takes at most ${MAX_FILES} files at once.`, fail: 'closed' } };
-    }
     return { ok: true, files: out, results };
   }
 
@@ -199,7 +201,9 @@ export async function startAgent({ api, win, doc, hook, openRoot, snapshot }) {
     const seq = state ? ++state.seq : 0;
     const stale = () => state && state.seq !== seq;
     const photos = record.files.filter(looksLikePhoto).length;
+    if (state && state.notice) state.notice.close(); // a new choice replaces the last one's message
     const notice = notices.show({ kind: 'progress', text: `FaceCloak is cloaking ${photos === 1 ? 'your photo' : `${photos} photos`}…` });
+    if (state) state.notice = notice;
     const outcome = await cloakAll(record);
     if (stale()) {
       notice.close();
@@ -212,7 +216,7 @@ export async function startAgent({ api, win, doc, hook, openRoot, snapshot }) {
     }
     const { error } = outcome;
     if (error.code === 'site_disabled') {
-      site = { ...site, enabled: false };
+      site = { ...(site || {}), enabled: false };
       notice.close();
       deliver(record, record.files);
       return;
