@@ -24,12 +24,13 @@ def daemon_down(daemon, browser):
             daemon.start()
 
 
-def test_blocked_with_a_message_then_retry_sends_the_cloaked_photo(page, site, daemon_down, photo):
+def test_blocked_with_a_message_then_retry_sends_the_cloaked_photo(page, site, daemon_down, photo, artifacts):
     daemon = daemon_down
     open_page(page, site, "127.0.0.1", "reader")
     choose(page, "#file", [photo])
     text = wait_notice(page, "blocked this upload")
     assert "not running" in text and "The site did not receive" in text
+    page.screenshot(path=str(artifacts / "blocked.png"))
     time.sleep(1.5)
     assert site.snapshot() == [], "nothing reached the site"
     assert page.evaluate("window.seen") == [], "the page's own code saw no file"
