@@ -158,3 +158,25 @@ def test_killed_workers_are_replaced(daemon):
     status, body = daemon.json("POST", f"/v1/enrol?profile=again&{QUICK}", selfie(), token=token)
     assert status == 202 and daemon.wait_job(body["job"], token)["state"] == "done"
 
+
+
+def test_workers_do_not_outlive_a_killed_daemon(daemon):
+    import os
+    import signal
+
+    kids = daemon.workers()
+    assert len(kids) >= 2
+    os.kill(daemon.proc.pid, signal.SIGKILL)
+    daemon.proc.wait(timeout=30)
+
+    def alive(pid: int) -> bool:
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+        except OSError:
+            return False
+
+    deadline = time.monotonic() + 20
+    while any(alive(pid) for pid in kids) and time.monotonic() < deadline:
+        time.sleep(0.25)
+    assert not [pid for pid in kids if alive(pid)]

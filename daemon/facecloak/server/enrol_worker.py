@@ -30,6 +30,9 @@ _PROGRESS_EVERY_S = 0.25
 
 
 def worker_main(tasks, events, cancel, threads: int) -> None:  # runs in the child
+    from .workers import exit_with_parent
+
+    exit_with_parent()
     os.environ["FACECLOAK_THREADS"] = str(threads)
     os.environ["OMP_NUM_THREADS"] = str(threads)
     from ..cloak.config import DEFAULT_SURROGATES, CloakConfig

@@ -26,6 +26,15 @@ from pathlib import Path
 TOKEN_HEADER = "X-FaceCloak-Token"
 
 
+def _die_with_parent() -> None:  # runs in the child before exec (Linux): SIGTERM when we die
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -52,7 +61,8 @@ class DaemonProcess:
                "--allow-plaintext-keyring", *self.extra_args]
         self.root.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                     preexec_fn=_die_with_parent if sys.platform == "linux" else None)
         self._log = log
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

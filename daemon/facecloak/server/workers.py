@@ -17,6 +17,8 @@ import functools
 import logging
 import multiprocessing
 import os
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -27,10 +29,28 @@ from .http_errors import ApiError
 log = logging.getLogger("facecloak.server")
 
 
+def exit_with_parent() -> None:
+    """In a worker: end this process at once if the daemon that started it dies.
+
+    A SIGKILLed daemon runs no clean-up, and its workers would otherwise live
+    on, holding models in memory, reparented to init.
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def _init_worker(threads: int) -> None:
     os.environ["FACECLOAK_THREADS"] = str(threads)
     os.environ["OMP_NUM_THREADS"] = str(threads)
     logging.basicConfig(level=logging.WARNING)
+    exit_with_parent()
 
 
 def warm() -> int:
