@@ -94,3 +94,70 @@ def test_unknown_op_is_named():
     graph.nodes.append(TfNode("weird", "FFT2D", ["x"]))
     with pytest.raises(UnsupportedOpError, match="FFT2D.*weird"):
         tf_to_onnx(graph, ["weird"])
+
+
+def _upsampling_graph(fused=("BiasAdd", "Relu6")):
+    """Grappler's fused convolutions, then a Keras UpSampling2D folded to a constant size."""
+    c = {
+        "w": RNG.normal(size=(3, 3, 3, 4)).astype(np.float32), "b": RNG.normal(size=4).astype(np.float32),
+        "dw": RNG.normal(size=(3, 3, 4, 1)).astype(np.float32), "db": RNG.normal(size=4).astype(np.float32),
+        "size": np.array([8, 8], np.int32),
+    }
+    n = [TfNode(k, "Const", [], {"value": v}) for k, v in c.items()]
+    n += [
+        TfNode("x", "Placeholder", [], {"shape": [1, 8, 8, 3], "dtype": 1}),
+        TfNode("conv", "_FusedConv2D", ["x", "w", "b"],
+               {"strides": [1, 2, 2, 1], "padding": "SAME", "fused_ops": list(fused)}),
+        TfNode("dwc", "FusedDepthwiseConv2dNative", ["conv", "dw", "db"],
+               {"strides": [1, 1, 1, 1], "padding": "SAME", "fused_ops": ["BiasAdd", "Relu"]}),
+        TfNode("up", "ResizeBilinear", ["dwc", "size"], {"align_corners": False, "half_pixel_centers": False}),
+    ]
+    return TfGraph(n, c), c
+
+
+def _resize_asymmetric(t: torch.Tensor, factor: int) -> torch.Tensor:
+    """TF ResizeBilinear without half-pixel centres or aligned corners: source = target / factor."""
+    for axis in (2, 3):
+        n = t.shape[axis]
+        src = torch.arange(n * factor, dtype=torch.float64) / factor
+        i0 = src.floor().long()
+        i1 = (i0 + 1).clamp(max=n - 1)
+        w = (src - i0).to(t.dtype)
+        shape = [1, 1, 1, 1]
+        shape[axis] = -1
+        t = t.index_select(axis, i0) * (1 - w.view(shape)) + t.index_select(axis, i1) * w.view(shape)
+    return t
+
+
+def _upsampling_reference(x: np.ndarray, c: dict) -> np.ndarray:
+    t = torch.from_numpy(x).permute(0, 3, 1, 2)
+    w = torch.from_numpy(c["w"]).permute(3, 2, 0, 1)
+    t = (F.conv2d(_same(t, 3, 2), w, stride=2) + torch.from_numpy(c["b"])[:, None, None]).clamp(0, 6)
+    dw = torch.from_numpy(c["dw"]).permute(2, 3, 0, 1)
+    t = F.relu(F.conv2d(_same(t, 3, 1), dw, groups=4) + torch.from_numpy(c["db"])[:, None, None])
+    return _resize_asymmetric(t, 2).permute(0, 2, 3, 1).numpy()
+
+
+def test_fused_convolutions_and_upsampling_match_tf_semantics_at_any_size():
+    """The constant-size resize becomes a 2x one, so the graph also takes other sizes."""
+    graph, consts = _upsampling_graph()
+    model = tf_to_onnx(graph, ["up"], ["out"])
+    resize = next(n for n in model.graph.node if n.op_type == "Resize")
+    assert len(resize.input) == 3 and not any(n.op_type == "Shape" for n in model.graph.node)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    x = RNG.normal(size=(1, 8, 8, 3)).astype(np.float32)
+    np.testing.assert_allclose(session.run(None, {"x": x})[0], _upsampling_reference(x, consts), rtol=1e-4, atol=1e-4)
+    for dim in model.graph.input[0].type.tensor_type.shape.dim[1:3]:
+        dim.ClearField("dim_value")
+        dim.dim_param = "side"
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    x = RNG.normal(size=(2, 12, 12, 3)).astype(np.float32)
+    got = session.run(None, {"x": x})[0]
+    assert got.shape == (2, 12, 12, 4)
+    np.testing.assert_allclose(got, _upsampling_reference(x, consts), rtol=1e-4, atol=1e-4)
+
+
+def test_unsupported_fused_op_is_named():
+    graph, _ = _upsampling_graph(fused=("BiasAdd", "Elu"))
+    with pytest.raises(UnsupportedOpError, match=r"fused_ops=\['BiasAdd', 'Elu'\].*conv"):
+        tf_to_onnx(graph, ["up"])

@@ -18,7 +18,8 @@ from .errors import FaceCloakError
 from .server import cli as server_cli
 
 DEFAULT_MODELS = ("facenet-casia", "mobilefacenet", "faceplugin", "hse-faceres",
-                  "dlib-resnet", "dlib-68", "dlib-5", "faceplugin-detect", "faceplugin-landmarks")
+                  "dlib-resnet", "dlib-68", "dlib-5", "faceplugin-detect", "faceplugin-landmarks",
+                  "mb3-centernet")  # the last: every detector's human-face check (faces/human.py)
 
 
 def _bundled_photo() -> Path:
@@ -26,7 +27,7 @@ def _bundled_photo() -> Path:
 
 
 def fetch_models(names: list[str], model_dir: str | None) -> dict[str, Path]:
-    """Fetch (and for FR models convert) each model, with a progress bar."""
+    """Fetch (and convert, where it is not ONNX or dlib) each model, with a progress bar."""
     from .models.registry import Format, get_spec
     from .models.store import model_file, onnx_file
 
@@ -35,7 +36,8 @@ def fetch_models(names: list[str], model_dir: str | None) -> dict[str, Path]:
         for name in bar:
             bar.set_postfix_str(name)
             spec = get_spec(name)
-            convertible = spec.is_fr and spec.format not in (Format.DLIB, Format.ONLINE)
+            graph = spec.format in (Format.TF_FROZEN_GRAPH, Format.TFLITE, Format.TFJS_GRAPH)
+            convertible = graph or (spec.is_fr and spec.format == Format.ONNX)
             done[name] = onnx_file(name, model_dir) if convertible else model_file(name, model_dir=model_dir)
     return done
 

@@ -8,8 +8,10 @@ work on the NCHW copy directly; any other op that receives one gets a single
 transpose back to NHWC first. The graph's input and outputs keep the layout
 of the source graph, so the ONNX file is a drop-in for the original.
 
-Only the ops the face models we ship use are supported; anything else raises
-`UnsupportedOpError` naming the op and node.
+Only the ops the models we ship use are supported; anything else raises
+`UnsupportedOpError` naming the op and node. Constant-size bilinear resizes
+that upsample by whole factors become resizes by those factors, so that a
+fully convolutional graph (mb3-centernet) takes other input sizes too.
 
 Conventions: TF ``padding="SAME"`` is ONNX ``auto_pad="SAME_UPPER"`` (the
 extra pixel goes at the end); TF conv kernels are HWIO, ONNX OIHW; TF
@@ -51,6 +53,7 @@ class _Converter:
         self.batch_dynamic = batch_dynamic
         self.fixed_batch: int | None = None
         self._counter = 0
+        self.resizes: list[tuple[str, list[str], np.ndarray]] = []  # Resize, its helpers, (H, W)
 
     # --- helpers --------------------------------------------------------------
     def fresh(self, base: str) -> str:
@@ -138,6 +141,9 @@ class _Converter:
                                   producer_name="facecloak-exporter")
         model.ir_version = 8
         onnx.checker.check_model(model)
+        if self.resizes:
+            _resizes_as_scales(model, self.resizes)
+            onnx.checker.check_model(model)
         return model
 
     def ins(self, node: TfNode) -> list[str]:
@@ -395,6 +401,83 @@ class _Converter:
         self._binary(node, "Add", tmp, add_name)
 
     op_FusedBatchNormV3 = op_FusedBatchNorm
+
+    def _fused_conv(self, node: TfNode, base: str):
+        """Grappler's fused convolutions: ``base`` + BiasAdd (+ Relu / Relu6)."""
+        x, w, bias = self.ins(node)[:3]
+        fused = list(node.attrs.get("fused_ops", []))
+        if fused not in (["BiasAdd"], ["BiasAdd", "Relu"], ["BiasAdd", "Relu6"]):
+            raise UnsupportedOpError(f"{node.op} with fused_ops={fused} (node {node.name!r})")
+        conv = self.fresh(node.name + "/conv")
+        getattr(self, "op_" + base)(TfNode(conv, base, [x, w], node.attrs))
+        out = node.name if len(fused) == 1 else self.fresh(node.name + "/bias")
+        self._binary(TfNode(out, "BiasAdd", []), "Add", conv, bias)
+        if len(fused) == 2:
+            getattr(self, "op_" + fused[1])(TfNode(node.name, fused[1], [out]))
+
+    def op_FusedConv2D(self, node):
+        self._fused_conv(node, "Conv2D")
+
+    def op_FusedDepthwiseConv2dNative(self, node):
+        self._fused_conv(node, "DepthwiseConv2dNative")
+
+    def op_ResizeBilinear(self, node):
+        """Resize to the constant (H, W) of the graph; see `_resizes_as_scales`."""
+        x, size = self.ins(node)[:2]
+        x = self.as_nchw(x)
+        if node.attrs.get("align_corners"):
+            mode = "align_corners"
+        elif node.attrs.get("half_pixel_centers"):
+            mode = "half_pixel"
+        else:
+            mode = "asymmetric"
+        shape = self.emit("Shape", [x], self.fresh(node.name + "/shape"))
+        batch_channels = self.emit("Slice", [shape, self.const(np.array([0], np.int64)),
+                                             self.const(np.array([2], np.int64))], self.fresh(node.name + "/nc"))
+        hw = np.asarray(self.value(size), np.int64).reshape(2)
+        sizes = self.emit("Concat", [batch_channels, self.const(hw)], self.fresh(node.name + "/sizes"), axis=0)
+        helpers = [n.name for n in self.nodes[-3:]]
+        self.emit("Resize", [x, "", "", sizes], node.name, mode="linear", coordinate_transformation_mode=mode)
+        self.resizes.append((self.nodes[-1].name, helpers, hw))
+        self.nchw.add(node.name)
+        self.rank[node.name] = 4
+
+
+def _resizes_as_scales(model: onnx.ModelProto, resizes) -> None:
+    """Turn each constant-size Resize that is an exact integer upsampling of its
+    input (the shapes the graph's own input gives) into a Resize by that factor.
+
+    TF graphs hold their resize targets as constants (Keras' UpSampling2D is
+    folded to one), which pins the whole graph to the input size it was
+    exported at; as scales, a fully convolutional graph takes any input size
+    whose upsampled maps still line up -- the same numbers at the original size.
+    """
+    inferred = onnx.shape_inference.infer_shapes(model)
+    dims = {}
+    for value in list(inferred.graph.value_info) + list(inferred.graph.input):
+        dims[value.name] = [d.dim_value if d.HasField("dim_value") else None
+                            for d in value.type.tensor_type.shape.dim]
+    by_name = {n.name: n for n in model.graph.node}
+    drop = []
+    for resize_name, helpers, hw in resizes:
+        resize = by_name[resize_name]
+        shape = dims.get(resize.input[0])
+        if not shape or len(shape) != 4 or not shape[2] or not shape[3]:
+            continue
+        factors = hw / np.array(shape[2:], np.float64)
+        if not np.all(factors == np.round(factors)) or np.any(factors < 1):
+            continue
+        name = resize.output[0] + "/scales"
+        model.graph.initializer.append(numpy_helper.from_array(
+            np.array([1.0, 1.0, *factors], np.float32), name))
+        resize.input[:] = [resize.input[0], "", name]
+        drop.extend(helpers)
+    for name in drop:
+        model.graph.node.remove(by_name[name])
+    used = {i for n in model.graph.node for i in n.input}
+    unused = [t for t in model.graph.initializer if t.name not in used]
+    for t in unused:
+        model.graph.initializer.remove(t)
 
 
 def tf_to_onnx(graph: TfGraph, outputs: list[str], output_names: list[str] | None = None,

@@ -102,9 +102,11 @@ _DETECT_CODE = {"dlib": ("facecloak.faces.detect", "facecloak.faces.dlib_detect"
                 "yunet": ("facecloak.faces.detect", "facecloak.faces.yunet_detect", "facecloak.faces.align"),
                 "rfb": ("facecloak.faces.detect", "facecloak.faces.rfb_detect", "facecloak.faces.dlib_detect",
                         "facecloak.faces.align")}
-# Model files each detector's results depend on, beyond its code.
-_DETECT_MODELS = {"dlib": ("dlib-68",), "dlib-mmod": ("dlib-68", "dlib-mmod"),
-                  "rfb": ("dlib-68", "faceplugin-detect", "faceplugin-landmarks")}
+_DETECT_CODE = {k: v + ("facecloak.faces.human",) for k, v in _DETECT_CODE.items()}  # every detector's check
+# Model files each detector's results depend on, beyond its code (mb3-centernet: the human check's).
+_DETECT_MODELS = {"dlib": ("dlib-68", "mb3-centernet"), "dlib-mmod": ("dlib-68", "dlib-mmod", "mb3-centernet"),
+                  "yunet": ("mb3-centernet",),
+                  "rfb": ("dlib-68", "faceplugin-detect", "faceplugin-landmarks", "mb3-centernet")}
 
 
 def model_key(name: str) -> str:

