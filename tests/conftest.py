@@ -23,14 +23,23 @@ def photos_dir(shared_dir: Path) -> Path:
 
 
 @pytest.fixture
-def memory_keyring():
-    """An in-process keyring (tests/memory_keyring.py) as keyring's backend for one test."""
+def use_keyring():
+    """install(backend): make it keyring's active backend until the test ends."""
     import keyring
 
+    previous = keyring.get_keyring()
+
+    def install(backend):
+        keyring.set_keyring(backend)
+        return backend
+
+    yield install
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def memory_keyring(use_keyring):
+    """An in-process keyring (tests/memory_keyring.py) as keyring's backend for one test."""
     from memory_keyring import MemoryKeyring
 
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(previous)
+    return use_keyring(MemoryKeyring())

@@ -62,21 +62,8 @@ def isolated(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def use_keyring():
-    """install(backend): make it keyring's active backend until the test ends."""
-    previous = keyring.get_keyring()
-
-    def install(backend):
-        keyring.set_keyring(backend)
-        return backend
-
-    yield install
-    keyring.set_keyring(previous)
-
-
-@pytest.fixture
-def memory(use_keyring):
-    return use_keyring(MemoryKeyring())
+def memory(memory_keyring):
+    return memory_keyring
 
 
 @pytest.fixture
