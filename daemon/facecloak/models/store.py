@@ -110,7 +110,13 @@ def _archive(spec: ModelSpec) -> Path:
         if len(files) != 1:
             raise ModelFetchError(_how_to_get(spec, f"expected one archive, got {[p.name for p in files]}"))
         _verify(spec, files[0], src.archive_sha256)
-        os.replace(tmp, final)
+        try:
+            os.replace(tmp, final)
+        except OSError:  # another process (a daemon worker, the CLI) got there first
+            done = [p for p in final.iterdir() if p.is_file()] if final.is_dir() else []
+            if len(done) != 1:
+                raise
+            return done[0]
         return final / files[0].name
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
