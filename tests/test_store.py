@@ -69,3 +69,20 @@ def test_conversion_happens_once():
     stamp = os.stat(first).st_mtime_ns
     assert store.onnx_file("mobileface") == first
     assert os.stat(first).st_mtime_ns == stamp
+
+
+@pytest.mark.models
+def test_processes_fetching_one_archive_at_once_all_succeed(empty_cache):
+    # A daemon's workers and the CLI may fetch the same model at the same
+    # moment; the one that finishes second must take the first one's copy.
+    import subprocess
+    import sys
+
+    code = "from facecloak.models import store; print(store.model_file('faceplugin-landmarks'))"
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(3)]
+    results = [p.communicate(timeout=300) + (p.returncode,) for p in procs]
+    assert [rc for _, _, rc in results] == [0, 0, 0], [err[-500:] for _, err, _ in results]
+    paths = {out.strip() for out, _, _ in results}
+    assert len(paths) == 1 and os.path.getsize(paths.pop()) > 0
+    assert not [p for p in (empty_cache / "models" / "archives").iterdir() if p.name.startswith(".tmp")]
