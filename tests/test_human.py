@@ -99,7 +99,7 @@ def stand_in_check(monkeypatch):
         seen.append(crops.shape)
         return colour_net(crops)
 
-    monkeypatch.setattr(human, "get_human_check", lambda: human.HumanCheck(net=net))
+    monkeypatch.setattr(human, "get_human_check", lambda providers=None: human.HumanCheck(net=net))
     return seen
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from . import paths
-from .cli_options import add_detector_option
+from .cli_options import add_detector_option, add_device_option
 from .errors import FaceCloakError
 
 #: File name endings a folder is searched for (case-insensitive).
@@ -58,7 +58,7 @@ def cmd_enrol(args) -> int:
     if not photo.is_file():
         raise FaceCloakError(f"no such photo: {photo}")
     overrides = {name: getattr(args, name) for name in ("k", "steps") if getattr(args, name) is not None}
-    config = CloakConfig.for_strength(args.strength, **overrides)
+    config = CloakConfig.for_strength(args.strength, device=args.device, **overrides)
     with tqdm(total=100, desc="starting", file=sys.stderr,
               bar_format="enrolling {percentage:3.0f}%|{bar}| {elapsed}<{remaining}  {desc}") as bar:
         def progress(fraction: float, message: str = "") -> None:
@@ -185,13 +185,14 @@ def cmd_cloak(args) -> int:
     if not photos:
         raise FaceCloakError("no JPEG, PNG or WebP photos found in " + ", ".join(args.paths))
     out_dir = Path(args.out) if args.out else None
-    detector = get_detector(args.detector)
+    detector = get_detector(args.detector, args.device)
     summary = Summary(photos=len(photos))
     start = time.perf_counter()
     for photo, base in tqdm(photos, desc="cloaking", unit="photo", file=sys.stderr):
         try:
             result = cloak_bytes(photo.read_bytes(), profile.mask, detector=detector, only_user=user,
-                                 match_threshold=args.match_threshold, strip_gps=not args.keep_gps)
+                                 match_threshold=args.match_threshold, strip_gps=not args.keep_gps,
+                                 device=args.device)
             write_atomic(output_path(photo, base, out_dir, result.format), result.data)
         except (FaceCloakError, OSError) as exc:
             summary.failures.append((photo, getattr(exc, "strerror", None) or str(exc)))
@@ -285,6 +286,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, metavar="N",
                    help="optimisation steps (default 24; fewer is faster and protects less)")
     p.add_argument("--replace", action="store_true", help="overwrite an existing profile of that name")
+    add_device_option(p, "detection and the optimisation")
     p.set_defaults(func=cmd_enrol)
 
     p = sub.add_parser(
@@ -304,6 +306,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--keep-gps", action="store_true",
                    help="keep GPS location in the photos' metadata (removed by default)")
     add_detector_option(p)
+    add_device_option(p, "detection and --only-me's face matching")
     p.set_defaults(func=cmd_cloak)
 
     p = sub.add_parser("preview", help="write a before/after picture of a cloaked photo",

@@ -23,6 +23,9 @@ def _commit() -> str | None:
 
 
 def run_metadata(**extra) -> dict:
+    """Commit, versions, machine and device ("auto" resolved; ``extra`` may say otherwise)."""
+    from ..device import resolve_device
+
     versions = {}
     for pkg in ("facecloak", "numpy", "torch", "onnxruntime", "opencv-python-headless", "dlib-bin", "pillow"):
         try:
@@ -35,7 +38,7 @@ def run_metadata(**extra) -> dict:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
-        "device": "cpu",
+        "device": resolve_device("auto"),
         "versions": versions,
         **extra,
     }

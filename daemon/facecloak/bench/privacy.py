@@ -41,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..device import resolve_device
 from ..errors import FaceCloakError
 from ..faces import Face, align_face, get_detector, load_image
 from ..models.fr import load_embedder
@@ -322,9 +323,17 @@ def run(out_dir: Path | str, *, users: int | Sequence[str] | None = None, quick:
         variants: Sequence[str] | None = None, idealised: bool = True, latency: bool = True,
         plots: bool = False, seed: int = 0, lfw: str | Path | None = None,
         thresholds: str | Path | None = None, cache_dir: str | Path | None = None, detector: str = "dlib",
-        sweep_values: dict | None = None, progress: bool = True, args: dict | None = None) -> dict:
-    """Run the benchmark, write ``results.json``, ``per_probe.npz`` and ``report.md`` to ``out_dir``."""
+        sweep_values: dict | None = None, progress: bool = True, args: dict | None = None,
+        device: str = "auto") -> dict:
+    """Run the benchmark, write ``results.json``, ``per_probe.npz`` and ``report.md`` to ``out_dir``.
+
+    device: "auto" | "cpu" | "cuda" for the engine methods' optimisation (their
+    CloakConfig) and the FR models' onnxruntime sessions; recorded in the metadata.
+    """
     out_dir = Path(out_dir)
+    resolved = resolve_device(device)
+    if device != "auto":
+        overrides = {**(overrides or {}), "device": device}
     timings: dict[str, float] = {}
     t_all = time.perf_counter()
     root = lfw_root(lfw)
@@ -349,7 +358,7 @@ def run(out_dir: Path | str, *, users: int | Sequence[str] | None = None, quick:
     timings["protocol"] = time.perf_counter() - start
     clean_keys = sorted(set(proto.gallery) | {u.enrol for u in proto.users})
     start = time.perf_counter()
-    embedders = {m: load_embedder(m) for m in models}
+    embedders = {m: load_embedder(m, device=device) for m in models}
     timings["load_models"] = time.perf_counter() - start
     start = time.perf_counter()
     clean = CleanPhotos(root, clean_keys, detector, cache_dir, progress)
@@ -391,7 +400,7 @@ def run(out_dir: Path | str, *, users: int | Sequence[str] | None = None, quick:
         plot_files = plotmod.write_all(out_dir, sweeps, examples)
 
     meta = run_metadata(benchmark="privacy", seed=seed, strength=strength, detector=detector,
-                        args=args or {}, overrides=overrides or {})
+                        args=args or {}, overrides=overrides or {}, device=resolved)
     timings["total"] = time.perf_counter() - t_all
     doc = {
         "meta": meta,

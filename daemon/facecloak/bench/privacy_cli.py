@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..cli_options import add_detector_option
+from ..cli_options import add_detector_option, add_device_option
 
 
 def cmd_bench_privacy(args: argparse.Namespace) -> int:
@@ -30,7 +30,7 @@ def cmd_bench_privacy(args: argparse.Namespace) -> int:
         methods=args.methods, strength=args.strength, overrides=overrides or None, models=args.models,
         variants=args.variants, idealised=not args.no_idealised, latency=not args.no_latency,
         plots=args.plots, seed=args.seed, lfw=args.lfw, thresholds=args.thresholds, detector=args.detector,
-        args={k: v for k, v in vars(args).items() if k != "func"})
+        device=args.device, args={k: v for k, v in vars(args).items() if k != "func"})
     head = doc["methods"]
     for name, res in head.items():
         g = res["scores"]["uploaded"]["groups"]
@@ -93,6 +93,7 @@ def register(bench_subparsers) -> argparse.ArgumentParser:
     q.add_argument("--thresholds", help="lfw-accuracy results.json with FAR=1e-3 thresholds "
                    "(default benchmarks/lfw-accuracy/results.json; computed from LFW when absent)")
     add_detector_option(q)
+    add_device_option(q, "the optimisation and the FR models")
     q.add_argument("--out", default="benchmarks/privacy", help="output folder (default benchmarks/privacy)")
     q.set_defaults(func=cmd_bench_privacy)
     return q

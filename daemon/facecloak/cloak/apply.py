@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..device import ort_providers
 from ..errors import FaceCloakError
 from ..faces import (
     Face,
@@ -126,11 +127,16 @@ def cloak_array(
     return out, n
 
 
+def _match_embedder(name: str, device: str = "auto"):
+    """The match model's embedder on ``device``, loaded once per process and set of providers."""
+    return _load_match_embedder(name, tuple(ort_providers(device)))
+
+
 @functools.cache
-def _match_embedder(name: str):
+def _load_match_embedder(name: str, providers: tuple[str, ...]):
     from ..models.fr import load_embedder
 
-    return load_embedder(name)
+    return load_embedder(name, providers=list(providers))
 
 
 def match_user(
@@ -139,18 +145,20 @@ def match_user(
     user_embedding: np.ndarray,
     match_model: str = DEFAULT_MATCH_MODEL,
     threshold: float | None = None,
+    device: str = "auto",
 ) -> tuple[list[bool], np.ndarray]:
     """Which faces are the user's: (flags, cosine similarity per face).
 
     user_embedding: (D,) embedding of the enrolment face by `match_model`.
     A face matches when its cosine to it is >= `threshold`
     (default `DEFAULT_MATCH_THRESHOLD`, tuned for faceplugin).
+    device: where `match_model` runs ("auto" | "cpu" | "cuda").
     """
     thr = DEFAULT_MATCH_THRESHOLD if threshold is None else float(threshold)
     ref = np.asarray(user_embedding, dtype=np.float32).reshape(-1)
     if not faces:
         return [], np.zeros(0, np.float32)
-    embs = _match_embedder(match_model).embed_faces(rgb, [f.landmarks for f in faces])
+    embs = _match_embedder(match_model, device).embed_faces(rgb, [f.landmarks for f in faces])
     if embs.shape[1] != ref.size:
         raise FaceCloakError(
             f"the enrolled embedding has {ref.size} values but {match_model!r} gives "
@@ -170,6 +178,7 @@ def cloak_bytes(
     match_threshold: float | None = None,
     strip_gps: bool = True,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    device: str = "auto",
 ) -> CloakResult:
     """Cloak every face (or only the user's) in an image file.
 
@@ -182,6 +191,8 @@ def cloak_bytes(
             every other face is left exactly as it was.
         strip_gps: remove the EXIF GPS block from the output.
         max_pixels: refuse larger images (ImageTooLargeError).
+        device: where the default detector and the match model run
+            ("auto" | "cpu" | "cuda"); the mask itself is added with numpy.
     Returns:
         CloakResult. A photo with nothing to cloak comes back as its own bytes.
     Raises:
@@ -189,10 +200,10 @@ def cloak_bytes(
     """
     start = time.perf_counter()
     rgb, info = load_image_with_info(data, max_pixels)
-    faces = (detector or get_detector()).detect(rgb)
+    faces = (detector or get_detector(device=device)).detect(rgb)
     select = None
     if only_user is not None and faces:
-        select, _ = match_user(rgb, faces, only_user, match_model, match_threshold)
+        select, _ = match_user(rgb, faces, only_user, match_model, match_threshold, device)
     width, height = info.size
     if not faces or (select is not None and not any(select)):
         out, fmt = bytes(data), info.format

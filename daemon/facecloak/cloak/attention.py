@@ -26,7 +26,7 @@ import torch.nn.functional as F
 def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     """Separable Gaussian blur of (B, 1, H, W), reflect padding."""
     radius = max(1, int(math.ceil(3 * sigma)))
-    t = torch.arange(-radius, radius + 1, dtype=x.dtype)
+    t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
     k = torch.exp(-0.5 * (t / sigma) ** 2)
     k = k / k.sum()
     x = F.pad(x, (radius, radius, radius, radius), mode="reflect")
@@ -39,12 +39,13 @@ class GradientAttention:
 
     decay: EMA decay per step; sigma: blur in aligned pixels; floor: the least
     weight a pixel keeps; quantile: pixels at or above this quantile of the
-    average get weight 1; warmup: steps before the weights move off 1.
+    average get weight 1; warmup: steps before the weights move off 1;
+    device: where the weights live (the gradients' device).
     """
 
     def __init__(self, size: int = 112, decay: float = 0.8, sigma: float = 3.0, floor: float = 0.5,
-                 quantile: float = 0.6, warmup: int = 2):
-        self.weights = torch.ones(1, 1, size, size)
+                 quantile: float = 0.6, warmup: int = 2, device: torch.device | str = "cpu"):
+        self.weights = torch.ones(1, 1, size, size, device=device)
         self.decay, self.sigma, self.floor, self.quantile, self.warmup = decay, sigma, floor, quantile, warmup
         self.ema: torch.Tensor | None = None
         self.steps = 0

@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from ..device import check_device
 from ..errors import FaceCloakError
 from ..models.registry import DEFAULT_SURROGATES
 
@@ -64,6 +65,9 @@ class CloakConfig:
     anchor: "far" = also pull toward the least similar identity of an anchor
         gallery when one is given; "none" = only push away from the user.
     seed: makes variations, batches, transforms and init reproducible.
+    device: "auto" (a CUDA GPU when torch sees one) | "cpu" | "cuda": where the
+        surrogates and the optimisation run (`facecloak.device`); the mask's
+        metadata records the device it resolved to.
     """
 
     strength: str = "mid"
@@ -84,6 +88,7 @@ class CloakConfig:
     highpass_sigma: float = 1.5
     anchor: str = "far"
     seed: int = 0
+    device: str = "auto"
 
     def __post_init__(self) -> None:
         if self.strength not in STRENGTHS:
@@ -109,6 +114,7 @@ class CloakConfig:
             raise FaceCloakError(f"unknown variation backend {self.backend!r}; valid: {', '.join(BACKENDS)}")
         if not self.surrogates:
             raise FaceCloakError("at least one surrogate model is needed")
+        check_device(self.device)
 
     @classmethod
     def for_strength(cls, name: str, **overrides: object) -> CloakConfig:

@@ -1,10 +1,13 @@
 """Surrogate FR models, loaded once per process.
 
-    >>> nets = load_surrogates(("faceplugin", "mobilefacenet"))
+    >>> nets = load_surrogates(("faceplugin", "mobilefacenet"), device="auto")
     >>> emb = nets[0](x)          # (N, 3, 112, 112) RGB [0, 1] -> (N, D) unit vectors
 
 The torch modules are in eval mode with no gradient to any weight (only the
 input gets one); each resizes a 112 px aligned crop to its own input size.
+Each is loaded once per process and device ("auto" resolves first, so "auto"
+and the device it means share one copy; `facecloak.device`); its weights sit
+on that device, where the input must be too.
 Only surrogate-role models may be optimised against: a black-box model name
 is refused here, so that no protection figure is ever measured on a model the
 cloak saw.
@@ -18,6 +21,7 @@ from collections.abc import Sequence
 
 import torch
 
+from ..device import resolve_device
 from ..errors import FaceCloakError
 from ..models.fr import OnnxEmbedder, TorchEmbedder, load_embedder
 from ..models.registry import Role, get_spec
@@ -47,29 +51,37 @@ def set_threads() -> int:
     return n
 
 
+def onnx_embedder(name: str, device: str = "auto") -> OnnxEmbedder:
+    """The onnxruntime embedder of FR model ``name`` (any role), cached per device."""
+    return _onnx_embedder(name, resolve_device(device))
+
+
 @functools.lru_cache(maxsize=None)
-def onnx_embedder(name: str) -> OnnxEmbedder:
-    """The onnxruntime embedder of FR model ``name`` (any role), cached."""
-    embedder = load_embedder(name)
+def _onnx_embedder(name: str, device: str) -> OnnxEmbedder:
+    embedder = load_embedder(name, device=device)
     if not isinstance(embedder, OnnxEmbedder):
         raise FaceCloakError(f"model {name!r} has no ONNX runtime (it is native)")
     return embedder
 
 
+def torch_surrogate(name: str, device: str = "auto") -> TorchEmbedder:
+    """The differentiable module of surrogate ``name`` on ``device``, cached, eval, frozen weights."""
+    return _torch_surrogate(name, resolve_device(device))
+
+
 @functools.lru_cache(maxsize=None)
-def torch_surrogate(name: str) -> TorchEmbedder:
-    """The differentiable module of surrogate ``name``, cached, eval, frozen weights."""
+def _torch_surrogate(name: str, device: str) -> TorchEmbedder:
     spec = get_spec(name)
     if spec.role != Role.SURROGATE_FR:
         raise FaceCloakError(f"model {name!r} is a {spec.role.value} model, not a surrogate: "
                              "black boxes only ever measure a cloak, they never shape one")
     set_threads()
-    module = onnx_embedder(name).torch_module().eval()
+    module = _onnx_embedder(name, device).torch_module().eval()
     for p in module.parameters():
         p.requires_grad_(False)
-    return module
+    return module if device == "cpu" else module.to(device)
 
 
-def load_surrogates(names: Sequence[str]) -> list[TorchEmbedder]:
-    """The torch surrogates for ``names``, in that order (each loaded once per process)."""
-    return [torch_surrogate(name) for name in names]
+def load_surrogates(names: Sequence[str], device: str = "auto") -> list[TorchEmbedder]:
+    """The torch surrogates for ``names`` on ``device``, in that order (each loaded once per process)."""
+    return [torch_surrogate(name, device) for name in names]

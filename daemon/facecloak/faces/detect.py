@@ -99,6 +99,9 @@ class FaceDetector(ABC):
     #: face is a face to every detector here). ``detect(rgb, human_check=False)``
     #: or this attribute turns it off.
     human_check: bool = True
+    #: The onnxruntime providers of its sessions, the human check's too
+    #: (`facecloak.device.ort_providers`); dlib's own detectors run on the CPU.
+    providers: tuple[str, ...] = ("CPUExecutionProvider",)
 
     def detect(self, rgb: np.ndarray, human_check: bool | None = None) -> list[Face]:
         """Faces in `rgb`, (H, W, 3) uint8 RGB; sorted by box area, largest first.
@@ -114,7 +117,7 @@ class FaceDetector(ABC):
 
             # On the shrunk copy: the check's crop is 160 px, and shrinking a
             # 12-megapixel photo for each face would cost more than the check.
-            keep = get_human_check().is_human(small, [face.scaled(1 / fx, 1 / fy) for face in faces])
+            keep = get_human_check(self.providers).is_human(small, [face.scaled(1 / fx, 1 / fy) for face in faces])
             faces = [face for face, ok in zip(faces, keep, strict=True) if ok]
         return sorted(faces, key=lambda face: face.area, reverse=True)
 
@@ -148,32 +151,32 @@ def check_rgb(rgb: np.ndarray) -> None:
         raise ValueError(f"expected an (H, W, 3) uint8 RGB image, got {got}")
 
 
-def _dlib_hog() -> FaceDetector:
+def _dlib_hog(providers: tuple[str, ...]) -> FaceDetector:
     from .dlib_detect import DlibDetector
 
     return DlibDetector()
 
 
-def _dlib_mmod() -> FaceDetector:
+def _dlib_mmod(providers: tuple[str, ...]) -> FaceDetector:
     from .dlib_detect import DlibDetector
 
     return DlibDetector(mmod=True, upsample=0)  # ~2-5 s a photo on a CPU even so
 
 
-def _rfb() -> FaceDetector:
+def _rfb(providers: tuple[str, ...]) -> FaceDetector:
     from .rfb_detect import RfbDetector
 
-    return RfbDetector()
+    return RfbDetector(providers=providers)
 
 
-def _yunet() -> FaceDetector:
+def _yunet(providers: tuple[str, ...]) -> FaceDetector:
     from .yunet_detect import YuNetDetector
 
-    return YuNetDetector()
+    return YuNetDetector(providers=providers)
 
 
-#: Every detector, by name -> a factory that loads it.
-DETECTORS: dict[str, Callable[[], FaceDetector]] = {
+#: Every detector, by name -> a factory that loads it with these onnxruntime providers.
+DETECTORS: dict[str, Callable[[tuple[str, ...]], FaceDetector]] = {
     "dlib": _dlib_hog,
     "dlib-mmod": _dlib_mmod,
     "rfb": _rfb,
@@ -181,15 +184,23 @@ DETECTORS: dict[str, Callable[[], FaceDetector]] = {
 }
 
 
-@functools.cache
-def get_detector(name: str = DEFAULT_DETECTOR) -> FaceDetector:
-    """The detector called `name`, loaded once per process.
+def get_detector(name: str = DEFAULT_DETECTOR, device: str = "auto") -> FaceDetector:
+    """The detector called `name` on `device` ("auto" | "cpu" | "cuda"), loaded
+    once per process and set of onnxruntime providers (`facecloak.device`).
 
     Raises UnknownModelError for a name not in `DETECTORS`.
     """
-    factory = DETECTORS.get(name)
-    if factory is None:
+    from ..device import ort_providers
+
+    if name not in DETECTORS:
         raise UnknownModelError(
             f"unknown face detector {name!r}; known: {', '.join(sorted(DETECTORS))}"
         )
-    return factory()
+    return _load_detector(name, tuple(ort_providers(device)))
+
+
+@functools.cache
+def _load_detector(name: str, providers: tuple[str, ...]) -> FaceDetector:
+    detector = DETECTORS[name](providers)
+    detector.providers = providers
+    return detector

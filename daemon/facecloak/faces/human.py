@@ -55,6 +55,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from ..device import ort_providers
 from .align import align_face
 from .detect import Face
 
@@ -75,7 +76,8 @@ BATCH = 32
 Net = Callable[[np.ndarray], np.ndarray]
 
 
-def _centernet(model_dir: str | None = None, threads: int = 0) -> Net:
+def _centernet(model_dir: str | None = None, threads: int = 0,
+               providers: Sequence[str] = ("CPUExecutionProvider",)) -> Net:
     """mb3-centernet under onnxruntime, its input sides freed (see the exporter's resizes)."""
     import onnx
     import onnxruntime as ort
@@ -90,7 +92,7 @@ def _centernet(model_dir: str | None = None, threads: int = 0) -> Net:
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.log_severity_level = 3
-    session = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(model.SerializeToString(), opts, providers=list(providers))
     name = session.get_inputs()[0].name
     return lambda x: session.run(None, {name: x})[0]
 
@@ -100,16 +102,20 @@ class HumanCheck:
 
     net: the heatmap network (default: mb3-centernet, loaded on first use).
     threshold: faces scoring above it are not people's.
+    providers: the onnxruntime providers of the default network's session
+        (default: `facecloak.device.ort_providers("auto")`).
     """
 
-    def __init__(self, net: Net | None = None, threshold: float = THRESHOLD):
+    def __init__(self, net: Net | None = None, threshold: float = THRESHOLD,
+                 providers: Sequence[str] | None = None):
         self._net = net
         self.threshold = threshold
+        self.providers = tuple(providers or ort_providers("auto"))
 
     @property
     def net(self) -> Net:
         if self._net is None:
-            self._net = _centernet()
+            self._net = _centernet(providers=self.providers)
         return self._net
 
     @staticmethod
@@ -143,10 +149,15 @@ class HumanCheck:
         return [face for face, ok in zip(faces, self.is_human(rgb, faces), strict=True) if ok]
 
 
+def get_human_check(providers: Sequence[str] | None = None) -> HumanCheck:
+    """The default check, its model loaded once per process and set of onnxruntime
+    providers (default `facecloak.device.ort_providers("auto")`), on first use."""
+    return _human_check(tuple(providers or ort_providers("auto")))
+
+
 @functools.cache
-def get_human_check() -> HumanCheck:
-    """The default check, its model loaded once per process (on first use)."""
-    return HumanCheck()
+def _human_check(providers: tuple[str, ...]) -> HumanCheck:
+    return HumanCheck(providers=providers)
 
 
 def drop_non_human(rgb: np.ndarray, faces: Sequence[Face]) -> list[Face]:

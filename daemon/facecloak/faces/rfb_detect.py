@@ -34,10 +34,13 @@ crop turned by the roll faceplugin's landmark CNN sees (`_landmarks_at`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
 import onnxruntime as ort
 
+from ..device import ort_providers
 from ..models.store import model_file
 from .align import warp_antialiased
 from .detect import Face
@@ -56,7 +59,8 @@ _MAX_ROLL = 10.0  # degrees between a fit's eye line and its crop's before a re-
 _ROLL_PASSES = 2
 
 
-def _raw_session(path: str, threads: int = 0) -> ort.InferenceSession:
+def _raw_session(path: str, threads: int = 0,
+                 providers: Sequence[str] = ("CPUExecutionProvider",)) -> ort.InferenceSession:
     """fr_detect.onnx with a free input size and raw outputs (logits, offsets)."""
     import onnx
 
@@ -85,7 +89,7 @@ def _raw_session(path: str, threads: int = 0) -> ort.InferenceSession:
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.log_severity_level = 3
-    return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(model.SerializeToString(), opts, providers=list(providers))
 
 
 def _priors(width: int, height: int) -> np.ndarray:
@@ -125,6 +129,8 @@ class RfbDetector(DlibDetector):
     min_face: faces narrower than this (pixels of the copy) are dropped.
     margin: grey border (pixels) around each level's image, see `_run`.
     inside_fraction: a face this much inside a larger one is a part of it.
+    providers: the onnxruntime providers of its two sessions (default:
+        `facecloak.device.ort_providers("auto")`).
     """
 
     def __init__(
@@ -141,9 +147,11 @@ class RfbDetector(DlibDetector):
         inside_fraction: float = 0.5,
         landmark_size: int = 200,
         threads: int = 0,
+        providers: Sequence[str] | None = None,
     ) -> None:
         super().__init__(detect_size=detect_size, landmark_size=landmark_size)
         self.name = "rfb"
+        self.providers = tuple(providers or ort_providers("auto"))
         self._hog = None  # only dlib's landmark predictor is used
         self.candidate_threshold = candidate_threshold
         self.support_threshold = support_threshold
@@ -154,12 +162,12 @@ class RfbDetector(DlibDetector):
         self.margin = margin
         self.nms_threshold = nms_threshold
         self.inside_fraction = inside_fraction
-        self._session = _raw_session(str(model_file("faceplugin-detect")), threads)
+        self._session = _raw_session(str(model_file("faceplugin-detect")), threads, list(self.providers))
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.log_severity_level = 3
         self._landmark_net = ort.InferenceSession(str(model_file("faceplugin-landmarks")), opts,
-                                                  providers=["CPUExecutionProvider"])
+                                                  providers=list(self.providers))
         self._prior_cache: dict[tuple[int, int], np.ndarray] = {}
 
     # ---- the pyramid ----------------------------------------------------------------------

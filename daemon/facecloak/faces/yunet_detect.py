@@ -14,10 +14,13 @@ already (checked on photos: tests/test_detect.py), so no reordering.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
 import onnxruntime as ort
 
+from ..device import ort_providers
 from ..models.store import model_file
 from .align import invert_affine, warp_antialiased
 from .detect import Face, FaceDetector
@@ -38,6 +41,8 @@ class YuNetDetector(FaceDetector):
     min_face: faces narrower than this (pixels of the detection copy) are
         dropped: far below the ~40 px a viewer notices, and mostly texture.
     refine: re-fit each face's landmarks on an upright crop (see `_refine`).
+    providers: the onnxruntime providers of its session (default:
+        `facecloak.device.ort_providers("auto")`).
     """
 
     name = "yunet"
@@ -50,17 +55,19 @@ class YuNetDetector(FaceDetector):
         min_face: float = 12.0,
         refine: bool = True,
         threads: int = 0,
+        providers: Sequence[str] | None = None,
     ) -> None:
         self.detect_size = detect_size
         self.score_threshold = score_threshold
         self.nms_threshold = nms_threshold
         self.min_face = min_face
         self.refine = refine
+        self.providers = tuple(providers or ort_providers("auto"))
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.log_severity_level = 3
         self._session = ort.InferenceSession(
-            str(model_file("yunet")), opts, providers=["CPUExecutionProvider"]
+            str(model_file("yunet")), opts, providers=list(self.providers)
         )
 
     def _detect_small(self, rgb: np.ndarray) -> list[Face]:

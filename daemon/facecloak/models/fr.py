@@ -91,17 +91,20 @@ class TorchEmbedder(torch.nn.Module):
 
 
 class OnnxEmbedder:
-    """Inference with onnxruntime (CUDA provider first when installed)."""
+    """Inference with onnxruntime: providers for ``device`` (`facecloak.device.ort_providers`)
+    unless ``providers`` names them."""
 
     def __init__(self, spec: ModelSpec, model_dir: str | Path | None = None,
-                 providers: list[str] | None = None):
+                 providers: list[str] | None = None, device: str = "auto"):
         import onnxruntime as ort
+
+        from ..device import ort_providers
 
         self.spec = spec
         self.model_dir = model_dir
         self.onnx_path = onnx_file(spec.name, model_dir)
         available = ort.get_available_providers()
-        wanted = providers or ["CUDAExecutionProvider", "CPUExecutionProvider"]
+        wanted = providers or ort_providers(device)
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
         self.session = ort.InferenceSession(str(self.onnx_path), opts,
@@ -165,12 +168,18 @@ class DlibEmbedder:
         return l2_normalise(np.stack(out))
 
 
-def load_embedder(name: str, model_dir: str | Path | None = None,
-                  providers: list[str] | None = None) -> OnnxEmbedder | DlibEmbedder:
-    """The inference embedder for FR model ``name`` (fetching and converting once)."""
+def load_embedder(name: str, model_dir: str | Path | None = None, providers: list[str] | None = None,
+                  device: str = "auto") -> OnnxEmbedder | DlibEmbedder:
+    """The inference embedder for FR model ``name`` (fetching and converting once).
+
+    device: "auto" | "cpu" | "cuda" for the onnxruntime session (dlib runs on the CPU).
+    """
+    from ..device import check_device
+
+    check_device(device)
     spec = get_spec(name)
     if not spec.is_fr:
         raise FaceCloakError(f"model {name!r} is a {spec.role.value}, not a face-recognition model")
     if spec.format == Format.DLIB:
         return DlibEmbedder(spec, model_dir)
-    return OnnxEmbedder(spec, model_dir, providers)
+    return OnnxEmbedder(spec, model_dir, providers, device)

@@ -16,6 +16,10 @@ Shape:
         pixel units (x255) in the returned `CloakMask`.
     budget: (1 or N, 1, S, S), [0, 1] units, from `facecloak.cloak.budget`.
 
+Device: faces, budget and the loop's tensors live on ``config.device``
+(resolved once, `facecloak.device`), where the surrogates are; callers may pass
+CPU tensors, and `run` returns the delta on the CPU.
+
 Convention: the loop *minimises* `loss`; lower = further from the user's
 identity on the surrogates. Model normalisation lives in the model wrappers.
 """
@@ -30,6 +34,7 @@ import numpy as np
 import torch
 
 from ... import __version__
+from ...device import resolve_device
 from ...errors import FaceCloakError
 from ..budget import budget_map
 from ..config import CloakConfig
@@ -84,7 +89,9 @@ class PerturbationMethod(ABC):
     def __init__(self, config: CloakConfig | None = None, surrogates: Sequence[torch.nn.Module] | None = None,
                  progress: ProgressFn | None = None, should_stop: StopFn | None = None):
         self.config = config or CloakConfig()
-        self.models = list(surrogates) if surrogates is not None else load_surrogates(self.config.surrogates)
+        self.device = resolve_device(self.config.device)
+        self.models = (list(surrogates) if surrogates is not None
+                       else load_surrogates(self.config.surrogates, self.device))
         self.model_names = [getattr(getattr(m, "spec", None), "name", type(m).__name__) for m in self.models]
         self.progress = progress or (lambda fraction, message: None)
         self.should_stop = should_stop or (lambda: False)
@@ -102,8 +109,8 @@ class PerturbationMethod(ABC):
         """Scalar to minimise, from each model's (B, D) embeddings of the faces ``index``."""
 
     def init_delta(self, shape: tuple[int, ...], budget: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        """The starting delta ([0, 1] units); zeros by default."""
-        return torch.zeros(shape)
+        """The starting delta ([0, 1] units), on ``budget``'s device; zeros by default."""
+        return torch.zeros(shape, device=budget.device)
 
     def effective(self, delta: torch.Tensor) -> torch.Tensor:
         """The delta actually added to the faces (attention reweights it); identity by default."""
@@ -125,10 +132,11 @@ class PerturbationMethod(ABC):
 
     def run(self, faces: torch.Tensor, budget: torch.Tensor | None = None,
             face0: np.ndarray | None = None) -> torch.Tensor:
-        """Optimise and return the effective delta, (1 or N, 3, S, S), [0, 1] units, within budget."""
+        """Optimise and return the effective delta, (1 or N, 3, S, S), [0, 1] units, within budget (CPU)."""
         check_faces(faces)
         cfg, n = self.config, faces.shape[0]
         budget = self.budget_for(faces, face0) if budget is None else budget.float()
+        faces, budget = faces.to(self.device), budget.to(self.device)
         if budget.ndim != 4 or budget.shape[1] != 1 or budget.shape[0] not in (1, n) \
                 or tuple(budget.shape[2:]) != tuple(faces.shape[2:]):
             raise ValueError(f"budget must be (1 or {n}, 1, {faces.shape[2]}, {faces.shape[3]}), "
@@ -140,13 +148,14 @@ class PerturbationMethod(ABC):
         base = max(cfg.eps, cfg.step_size) / 255.0
         step = cfg.step_size / 255.0 * torch.clamp(budget / base, min=1.0)  # every pixel reaches its cap
         transform = RobustnessTransform(cfg.seed) if cfg.robustness else None
-        momentum = torch.zeros(shape)
+        momentum = torch.zeros(shape, device=self.device)
         self.history = []
         for t in range(cfg.steps):
             self.check_stop()
             index = torch.arange(n)
             if cfg.batch is not None and cfg.batch < n:
                 index = torch.randperm(n, generator=gen)[:cfg.batch].sort().values
+            index = index.to(self.device)
             delta.requires_grad_(True)
             eff = self.effective(delta)
             d = eff if self.universal else eff[index]
@@ -165,13 +174,14 @@ class PerturbationMethod(ABC):
             self.history.append(float(loss.detach()))
             self.progress((t + 1) / cfg.steps, f"step {t + 1}/{cfg.steps}, loss {self.history[-1]:.3f}")
         with torch.no_grad():
-            return self.effective(delta.detach()).clamp(-budget, budget)
+            return self.effective(delta.detach()).clamp(-budget, budget).cpu()
 
     @torch.no_grad()
     def evaluate_loss(self, faces: torch.Tensor, delta: torch.Tensor | None = None) -> float:
         """The loss on every face with ``delta`` added, no transforms (call after `run`)."""
-        x = faces if delta is None else (faces + delta).clamp(0.0, 1.0)
-        return float(self.loss([m(x) for m in self.models], torch.arange(faces.shape[0])))
+        faces = faces.to(self.device)
+        x = faces if delta is None else (faces + delta.to(self.device)).clamp(0.0, 1.0)
+        return float(self.loss([m(x) for m in self.models], torch.arange(faces.shape[0], device=self.device)))
 
     def fit(self, faces: torch.Tensor, face0: np.ndarray | None = None, budget: torch.Tensor | None = None,
             **meta: Any) -> CloakMask:
@@ -191,7 +201,7 @@ class PerturbationMethod(ABC):
             "method": self.name, "universal": self.universal, "models": self.model_names,
             **cfg.budgets(), "strength": cfg.strength, "steps": cfg.steps, "step_size": cfg.step_size,
             "momentum": cfg.momentum, "k": n_faces, "batch": cfg.batch, "backend": "none",
-            "seed": cfg.seed, "version": __version__, "anchor": cfg.anchor,
+            "seed": cfg.seed, "version": __version__, "anchor": cfg.anchor, "device": self.device,
             "switches": {"stickers": cfg.stickers, "highpass": cfg.highpass,
                          "attention": cfg.attention and self.has_attention, "robustness": cfg.robustness},
             "final_loss": self.history[-1] if self.history else None,

@@ -59,12 +59,12 @@ class FaceCloak(PerturbationMethod):
         self.centroid = [F.normalize(c.mean(dim=0), dim=0) for c in self.clean]
         self.anchors: list[torch.Tensor] | None = None
         if self.anchor_gallery is not None and self.config.anchor == "far":
-            gallery = [F.normalize(torch.as_tensor(np.asarray(self.anchor_gallery[n]), dtype=torch.float32), dim=1)
-                       for n in self.model_names]
+            gallery = [F.normalize(torch.as_tensor(np.asarray(self.anchor_gallery[n]), dtype=torch.float32,
+                                                   device=faces.device), dim=1) for n in self.model_names]
             sims = torch.stack([g @ e for g, e in zip(gallery, self.enrol)]).mean(dim=0)  # (M,)
             self.anchor_index = int(sims.argmin())
             self.anchors = [g[self.anchor_index] for g in gallery]
-        self.attention = GradientAttention(faces.shape[-1]) if self.config.attention else None
+        self.attention = GradientAttention(faces.shape[-1], device=faces.device) if self.config.attention else None
 
     def loss(self, embeddings: list[torch.Tensor], index: torch.Tensor) -> torch.Tensor:
         total = embeddings[0].new_zeros(())

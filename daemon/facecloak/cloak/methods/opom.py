@@ -34,7 +34,7 @@ def project_simplex(v: torch.Tensor) -> torch.Tensor:
     """Euclidean projection of each row of (B, K) onto the probability simplex."""
     u, _ = torch.sort(v, dim=1, descending=True)
     css = u.cumsum(dim=1) - 1.0
-    ks = torch.arange(1, v.shape[1] + 1, dtype=v.dtype)
+    ks = torch.arange(1, v.shape[1] + 1, dtype=v.dtype, device=v.device)
     cond = u - css / ks > 0
     rho = cond.to(v.dtype).cumsum(dim=1).argmax(dim=1, keepdim=True)  # last True index
     theta = css.gather(1, rho) / (rho + 1).to(v.dtype)
@@ -46,7 +46,7 @@ def convex_hull_point(f: torch.Tensor, x: torch.Tensor, iters: int = 50) -> torc
     with torch.no_grad():
         gram = x @ x.T
         lr = 1.0 / (2.0 * float(torch.linalg.matrix_norm(gram, ord=2)) + 1e-12)
-        w = torch.full((f.shape[0], x.shape[0]), 1.0 / x.shape[0], dtype=f.dtype)
+        w = torch.full((f.shape[0], x.shape[0]), 1.0 / x.shape[0], dtype=f.dtype, device=f.device)
         target = f.detach() @ x.T  # (B, K)
         for _ in range(iters):
             w = project_simplex(w - lr * 2.0 * (w @ gram - target))

@@ -34,7 +34,7 @@ class UniformNoise(PerturbationMethod):
             face0: np.ndarray | None = None) -> torch.Tensor:
         check_faces(faces)
         budget = self.budget_for(faces, face0) if budget is None else budget.float()
-        self.setup(faces)
+        self.setup(faces.to(self.device))
         self.check_stop()
         gen = torch.Generator().manual_seed(self.config.seed)
         delta = (torch.rand((1, *faces.shape[1:]), generator=gen) * 2.0 - 1.0) * budget

@@ -1,0 +1,67 @@
+"""Where the work runs: "auto" | "cpu" | "cuda", for torch and for onnxruntime.
+
+    >>> resolve_device("auto")          # "cuda" when torch sees a CUDA GPU, else "cpu"
+    'cpu'
+    >>> ort_providers("cpu")
+    ['CPUExecutionProvider']
+
+torch decides whether a GPU is usable (`torch.cuda.is_available()`); the
+onnxruntime sessions then put ``CUDAExecutionProvider`` first when the
+installed onnxruntime has it (the ``gpu`` extra, onnxruntime-gpu, which
+replaces plain onnxruntime) and run on the CPU otherwise. Asking for "cuda"
+where torch sees no GPU is an error, never a silent fall-back. Where
+onnxruntime has no CUDA provider, `ort_providers("auto")` answers without
+importing torch, so detection alone stays torch-free.
+"""
+
+from __future__ import annotations
+
+from .errors import FaceCloakError
+
+DEVICES = ("auto", "cpu", "cuda")
+_CUDA_EP, _CPU_EP = "CUDAExecutionProvider", "CPUExecutionProvider"
+
+
+def check_device(device: str) -> str:
+    """``device`` itself if it is one of `DEVICES`; FaceCloakError otherwise."""
+    if device not in DEVICES:
+        raise FaceCloakError(f"unknown device {device!r}; valid: {', '.join(DEVICES)}")
+    return device
+
+
+def resolve_device(device: str = "auto") -> str:
+    """"cpu" or "cuda": "auto" is "cuda" when torch can use a CUDA GPU.
+
+    Raises FaceCloakError for an unknown name, or for "cuda" without a usable GPU.
+    """
+    check_device(device)
+    if device == "cpu":
+        return "cpu"
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if device == "cuda":
+        build = ("a CPU-only build" if torch.version.cuda is None
+                 else f"CUDA {torch.version.cuda}, but no GPU is visible")
+        raise FaceCloakError(f"device 'cuda' was asked for, but torch {torch.__version__} has no usable "
+                             f"CUDA GPU ({build}); use --device cpu or auto")
+    return "cpu"
+
+
+def ort_providers(device: str = "auto") -> list[str]:
+    """onnxruntime providers for ``device``, best first; the CPU provider always last.
+
+    "cuda" without a usable GPU raises as `resolve_device` does; with one, but
+    an onnxruntime without the CUDA provider, the sessions run on the CPU.
+    """
+    check_device(device)
+    if device == "cpu":
+        return [_CPU_EP]
+    import onnxruntime as ort
+
+    if _CUDA_EP not in ort.get_available_providers():
+        if device == "cuda":
+            resolve_device(device)  # still refuse "cuda" where there is no GPU at all
+        return [_CPU_EP]
+    return [_CUDA_EP, _CPU_EP] if resolve_device(device) == "cuda" else [_CPU_EP]
