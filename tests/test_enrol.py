@@ -29,6 +29,8 @@ def test_enrol_one_portrait(portrait):
     assert 0 < mask.linf and np.all(np.abs(mask.delta) <= budget[..., None] + 1e-3)
     meta = mask.meta
     assert meta["method"] == "facecloak" and meta["backend"] == result.backend == "augment"
+    assert meta["variant_sources"] == {"photo": 1, "augment": 2}  # "auto" fell back: no GPU or weights here
+    assert meta["backend_note"].startswith("Arc2Face not used; it needs")
     assert meta["models"] == ["faceplugin"] and meta["k"] == 3 and meta["steps"] == 2
     assert meta["strength"] == "mid" and meta["eps"] == 8.0 and meta["seconds"] > 0
     emb = result.embeddings["faceplugin"]

@@ -87,7 +87,7 @@ def test_backend_choice_and_arc2face_says_what_is_missing(tmp_path, photo):
     assert get_backend("auto").name == "augment"  # no CUDA GPU / weights here
     arc = get_backend("arc2face")
     assert isinstance(arc, Arc2FaceBackend)
-    bare = Arc2FaceBackend(tmp_path)
+    bare = Arc2FaceBackend(tmp_path, caches=False)  # not this machine's Hugging Face cache
     assert not bare.available()
     with pytest.raises(FaceCloakError) as err:
         bare.generate(*photo, k=2)

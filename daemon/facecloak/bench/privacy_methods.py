@@ -227,14 +227,15 @@ def _config_dict(method) -> dict | None:
 
 def _variation_faces(rgb: np.ndarray, face: Face, cfg) -> tuple[Any, np.ndarray, str]:
     """(K faces (K, 3, 112, 112) [0, 1], face0 (112, 112, 3) uint8, backend name), as `enrol` makes them."""
+    from ..device import resolve_device
     from ..faces import align_face
 
     variations, methods = _engine("variations"), _engine("methods")
-    backend = variations.get_backend(cfg.backend)
+    backend = variations.backend_for(cfg.backend, resolve_device(cfg.device))
     lms = np.asarray(face.landmarks)
     variants = backend.generate(rgb, lms, cfg.k, cfg.seed)
     crops = np.stack([align_face(v.image, v.landmarks, size=SIZE)[0] for v in variants])
-    return methods.faces_to_tensor(crops), align_face(rgb, lms, size=SIZE)[0], backend.name
+    return methods.faces_to_tensor(crops), align_face(rgb, lms, size=SIZE)[0], variations.made_by(variants)
 
 
 class EngineMethod(PrivacyMethod):

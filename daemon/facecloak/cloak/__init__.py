@@ -3,8 +3,10 @@
 Contract between the modules (each in its own file):
 
     config.py     CloakConfig (frozen): strength presets low/mid/high and every switch
-    variations.py Variant(image, landmarks); get_backend("auto"|"augment"|"arc2face")
-                  .generate(rgb, landmarks, k, seed) -> list[Variant]
+    variations.py Variant(image, landmarks, source); get_backend("auto"|"augment"|"arc2face")
+                  .generate(rgb, landmarks, k, seed) -> list[Variant]; made_by(variants)
+    arc2face.py   the Arc2Face generator (diffusers): identity prompt, sampling, ArcFace ID
+    arc2face_weights.py  where its weights are (local folder, Hugging Face / insightface caches)
     budget.py     per-pixel budget map in aligned space: base eps, larger on
                   Region-Stickers (eyes/nose/mouth) and on high-pass pixels
     transforms.py differentiable robustness transforms (JPEG, resize, shift)

@@ -2,24 +2,31 @@
 
     >>> result = enrol(Path("selfie.jpg"), CloakConfig.for_strength("mid"),
     ...                progress=lambda f, msg: print(f"{f:4.0%} {msg}"))
-    >>> result.mask.meta["backend"], result.seconds
-    ('augment', 41.3)
+    >>> result.mask.meta["backend"], result.mask.meta["variant_sources"], result.seconds
+    ('augment', {'photo': 1, 'augment': 7}, 41.3)
 
 Stages, each reported as ``progress(fraction, "<stage>: <detail>")`` with the
 stage first and fractions non-decreasing: ``detect`` (decode, find exactly one
 face), ``variations`` (K identity-keeping images, Arc2Face or augmentation),
 ``optimise`` (FaceCloak, one report per step), ``done``. ``should_stop`` is
 polled between stages and before every step; True raises `Cancelled`.
+
+The mask records what made its variations: ``backend`` is "arc2face" when
+any generated image was used, else "augment" (also when "auto" fell back,
+with ``backend_note`` saying what Arc2Face lacked); ``variant_sources``
+counts the variants by source ("photo", "augment", "arc2face").
 """
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ..device import resolve_device
 from ..errors import FaceTooSmallError, ManyFacesError, NoFaceError
 from ..faces import align_face, get_detector, load_image
 from .apply import DEFAULT_MATCH_MODEL
@@ -28,7 +35,7 @@ from .mask import CloakMask
 from .methods.base import Cancelled, ProgressFn, StopFn, faces_to_tensor
 from .methods.facecloak import FaceCloak
 from .surrogates import onnx_embedder
-from .variations import get_backend
+from .variations import backend_for, made_by
 
 MIN_EYE_DISTANCE = 25.0  # pixels, in the full-resolution photo
 _OPTIMISE_SPAN = (0.10, 0.99)  # share of the progress bar the optimiser fills
@@ -42,9 +49,9 @@ class Enrolment:
     embeddings: model name -> (D,) float32 unit embedding of the clean
         enrolment face (onnxruntime), for each surrogate and the match model
         (`DEFAULT_MATCH_MODEL`), to recognise the user's face later.
-    seconds: wall time of the whole enrolment; backend: how the variations
-        were made; box / landmarks: the face in the photo's pixels, (x0, y0,
-        x1, y1) and (5, 2) (x, y).
+    seconds: wall time of the whole enrolment; backend: what made the
+        variations ("arc2face" or "augment", see `made_by`); box / landmarks:
+        the face in the photo's pixels, (x0, y0, x1, y1) and (5, 2) (x, y).
     """
 
     mask: CloakMask
@@ -63,9 +70,9 @@ def _decode(photo: bytes | str | Path | np.ndarray) -> np.ndarray:
     return load_image(photo)
 
 
-def enrolment_face(rgb: np.ndarray):
+def enrolment_face(rgb: np.ndarray, device: str = "auto"):
     """The one face of an enrolment photo; NoFaceError, ManyFacesError or FaceTooSmallError otherwise."""
-    faces = get_detector().detect(rgb)
+    faces = get_detector(device=device).detect(rgb)
     if not faces:
         raise NoFaceError("no face found in the enrolment photo; use a clear, well-lit photo of your face")
     if len(faces) > 1:
@@ -104,15 +111,18 @@ def enrol(photo: bytes | str | Path | np.ndarray, config: CloakConfig | None = N
     checkpoint()
     report(0.0, "detect: finding your face")
     rgb = _decode(photo)
-    face = enrolment_face(rgb)
+    face = enrolment_face(rgb, config.device)
     # The match model's embedding lets `cloak_bytes(only_user=...)` recognise the user later.
     names = dict.fromkeys((*config.surrogates, DEFAULT_MATCH_MODEL))
-    embeddings = {name: onnx_embedder(name).embed_faces(rgb, [face.landmarks])[0] for name in names}
+    embeddings = {name: onnx_embedder(name, config.device).embed_faces(rgb, [face.landmarks])[0] for name in names}
 
     checkpoint()
-    backend = get_backend(config.backend)
+    backend = backend_for(config.backend, resolve_device(config.device))
     report(0.05, f"variations: making {config.k} images ({backend.name})")
     variants = backend.generate(rgb, face.landmarks, config.k, config.seed)
+    made = {"backend": made_by(variants), "variant_sources": dict(Counter(v.source for v in variants))}
+    if getattr(backend, "note", ""):
+        made["backend_note"] = backend.note
     crops = np.stack([align_face(v.image, v.landmarks, size=112)[0] for v in variants])
     face0 = align_face(rgb, face.landmarks, size=112)[0]
 
@@ -124,11 +134,11 @@ def enrol(photo: bytes | str | Path | np.ndarray, config: CloakConfig | None = N
         report(lo + (hi - lo) * fraction, f"optimise: {message} ({fraction:.0%})")
 
     method = FaceCloak(config, progress=optimise_progress, should_stop=stop, anchor_gallery=anchor_gallery)
-    mask = method.fit(faces_to_tensor(crops), face0=face0, backend=backend.name)
+    mask = method.fit(faces_to_tensor(crops), face0=face0, **made)
     seconds = time.perf_counter() - start
     mask.meta["seconds"] = round(seconds, 2)
     report(1.0, f"done: {seconds:.1f} s")
-    return Enrolment(mask, embeddings, seconds, backend.name, face.box, np.array(face.landmarks))
+    return Enrolment(mask, embeddings, seconds, made["backend"], face.box, np.array(face.landmarks))
 
 
 __all__ = ["MIN_EYE_DISTANCE", "Cancelled", "Enrolment", "enrol", "enrolment_face"]

@@ -2,13 +2,17 @@
 
     >>> backend = get_backend("auto")             # Arc2Face if usable, else "augment"
     >>> variants = backend.generate(rgb, landmarks, k=8, seed=0)
-    >>> variants[0].image.shape, variants[0].landmarks.shape
-    ((256, 256, 3), (5, 2))
+    >>> variants[0].image.shape, variants[0].landmarks.shape, made_by(variants)
+    ((256, 256, 3), (5, 2), 'augment')
 
 Variant 0 is the photo's own context crop, untouched; the others keep the
 identity and change what a photo of the same person changes: pose (rotation,
 scale, slight perspective, mirror), light and colour (directional shading,
-gamma, white balance) and capture (blur, noise, JPEG).
+gamma, white balance) and capture (blur, noise, JPEG). "arc2face" generates
+them instead with Arc2Face (`facecloak.cloak.arc2face`, a CUDA GPU and local
+weights); generated images without exactly one face are replaced by
+augmentation variants, so k always come back, and each variant says what
+made it (``source``).
 
 Convention:
     A `Variant` is a square context crop, axis-aligned with the photo (the
@@ -29,7 +33,15 @@ import cv2
 import numpy as np
 
 from ..errors import FaceCloakError
-from ..faces.align import affine_scale, estimate_similarity, invert_affine, template, warp_antialiased
+from ..faces.align import (
+    affine_scale,
+    estimate_similarity,
+    invert_affine,
+    template,
+    warp_antialiased,
+)
+from ..faces.detect import FaceDetector, get_detector
+from .arc2face_weights import Arc2FaceWeights, find_weights
 
 CONTEXT = 256  # side of a variant, pixels
 _CONTEXT_ZOOM = 2.0  # the context crop is this many aligned crops wide
@@ -38,10 +50,19 @@ _MIRROR = [1, 0, 2, 4, 3]  # landmark order after a horizontal flip
 
 @dataclass(frozen=True, eq=False)
 class Variant:
-    """image: (S, S, 3) uint8 RGB context crop; landmarks: (5, 2) float32 (x, y) in it."""
+    """image: (S, S, 3) uint8 RGB context crop; landmarks: (5, 2) float32 (x, y) in it.
+
+    source: what made it: "photo" (the photo itself), "augment" or "arc2face".
+    """
 
     image: np.ndarray
     landmarks: np.ndarray
+    source: str = "photo"
+
+
+def made_by(variants: list[Variant]) -> str:
+    """The backend to record for ``variants``: "arc2face" if any is generated, else "augment"."""
+    return "arc2face" if any(v.source == "arc2face" for v in variants) else "augment"
 
 
 def context_crop(rgb: np.ndarray, landmarks: np.ndarray, size: int = CONTEXT) -> Variant:
@@ -107,7 +128,7 @@ def _photometric(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         x = x + rng.normal(0.0, rng.uniform(1.0, 4.0) / 255.0, x.shape)
     out = np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8)
     if rng.random() < 0.4:
-        ok, buf = cv2.imencode(".jpg", out[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(40, 91))])
+        _, buf = cv2.imencode(".jpg", out[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(40, 91))])
         out = cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1].copy()
     return out
 
@@ -116,6 +137,9 @@ class AugmentBackend(VariationBackend):
     """Identity-keeping classical augmentation; runs anywhere, in milliseconds."""
 
     name = "augment"
+
+    def __init__(self, note: str = ""):
+        self.note = note  # why "auto" chose it (what Arc2Face lacks), if it did
 
     def generate(self, rgb: np.ndarray, landmarks: np.ndarray, k: int, seed: int = 0) -> list[Variant]:
         if k < 1:
@@ -131,67 +155,108 @@ class AugmentBackend(VariationBackend):
             lms = cv2.perspectiveTransform(base.landmarks.reshape(1, 5, 2).astype(np.float64), hom)[0]
             if hom[0, 0] * hom[1, 1] - hom[0, 1] * hom[1, 0] < 0:  # mirrored: swap left and right
                 lms = lms[_MIRROR]
-            out.append(Variant(_photometric(img, rng), lms.astype(np.float32)))
+            out.append(Variant(_photometric(img, rng), lms.astype(np.float32), "augment"))
         return out
+
+
+def generated_variants(images: np.ndarray, detector: FaceDetector | None = None) -> list[Variant]:
+    """Context crops of the generated ``images`` (N, H, W, 3) that show exactly one face; others dropped."""
+    detector = detector or get_detector()
+    out = []
+    for img in images:
+        faces = detector.detect(np.ascontiguousarray(img))
+        if len(faces) == 1:
+            crop = context_crop(img, faces[0].landmarks)
+            out.append(Variant(crop.image, crop.landmarks, "arc2face"))
+    return out
 
 
 class Arc2FaceBackend(VariationBackend):
     """Arc2Face (Stable Diffusion 1.5 conditioned on an ArcFace embedding), on a CUDA GPU.
 
-    Interface only for now: `available` tells whether it could run here, and
-    `generate` names exactly what is missing.
+    weights_dir: the local weights folder (default ``<model cache>/arc2face``,
+        layout in `facecloak.cloak.arc2face_weights`); with ``caches`` the
+        Hugging Face and insightface caches are searched too (offline).
+    device: "cuda" (the default; fp16) or "cpu" (fp32, slow: tests only).
+    steps, guidance, size, batch: sampling settings (the published 25, 3.0, 512 px).
     """
 
     name = "arc2face"
-    #: False until the generator itself lands; "auto" never picks it before that.
-    implemented = False
 
-    def __init__(self, weights_dir: str | Path | None = None):
+    def __init__(self, weights_dir: str | Path | None = None, device: str | None = None, *,
+                 steps: int = 25, guidance: float = 3.0, size: int = 512, batch: int = 4,
+                 caches: bool = True, hub_cache: Path | None = None, insightface_root: Path | None = None):
         if weights_dir is None:
             from ..paths import model_cache
 
             weights_dir = model_cache() / "arc2face"
         self.weights_dir = Path(weights_dir)
+        self.device = device
+        self.sampling = {"steps": steps, "guidance": guidance, "size": size, "batch": batch}
+        self._find = {"caches": caches, "hub_cache": hub_cache, "insightface_root": insightface_root}
+
+    def weights(self) -> Arc2FaceWeights:
+        return find_weights(self.weights_dir, **self._find)
 
     def missing(self) -> list[str]:
         """What this machine lacks to run Arc2Face, one line each (empty when usable)."""
         out = []
-        if importlib.util.find_spec("diffusers") is None or importlib.util.find_spec("transformers") is None:
-            out.append("the Python packages diffusers and transformers (pip install diffusers transformers)")
-        d = self.weights_dir
-        if not (d / "arc2face" / "config.json").is_file() or not (d / "encoder" / "config.json").is_file():
-            out.append(f"the Arc2Face weights (arc2face/ and encoder/ from https://huggingface.co/FoivosPar/Arc2Face) in {d}")
-        if not (d / "stable-diffusion-v1-5" / "model_index.json").is_file():
-            out.append(f"the Stable Diffusion 1.5 base model (stable-diffusion-v1-5/, diffusers layout) in {d}")
-        if not (d / "antelopev2" / "glintr100.onnx").is_file():
-            out.append(f"the ArcFace identity encoder insightface antelopev2 glintr100.onnx in {d / 'antelopev2'}")
-        try:
+        if any(importlib.util.find_spec(m) is None for m in ("diffusers", "transformers", "huggingface_hub")):
+            out.append("the Python packages diffusers and transformers (pip install -e '.[arc2face]')")
+        out += self.weights().missing(self.weights_dir)
+        if self.device is None or str(self.device).startswith("cuda"):
             import torch
 
-            has_gpu = torch.cuda.is_available()
-        except ImportError:  # pragma: no cover - torch is a dependency
-            has_gpu = False
-        if not has_gpu:
-            out.append("a CUDA GPU (none is visible to torch)")
+            if not torch.cuda.is_available():
+                out.append("a CUDA GPU (none is visible to torch)")
         return out
 
     def available(self) -> bool:
         return not self.missing()
 
     def generate(self, rgb: np.ndarray, landmarks: np.ndarray, k: int, seed: int = 0) -> list[Variant]:
+        if k < 1:
+            raise FaceCloakError(f"need at least one variant, got k={k}")
         missing = self.missing()
         if missing:
             raise FaceCloakError("Arc2Face variations need " + "; ".join(missing))
-        raise FaceCloakError("the Arc2Face backend is not implemented yet; use backend='augment'")
+        from .arc2face import ArcFaceIdentity, load_pipeline
+
+        base = context_crop(rgb, landmarks)
+        if k == 1:
+            return [base]
+        w = self.weights()
+        pipe = load_pipeline(w.unet, w.encoder, w.base, self.device or "cuda")
+        identity = ArcFaceIdentity(w.glintr100).embed(rgb, landmarks)
+        out = [base, *generated_variants(pipe.generate(identity, k - 1, seed=seed, **self.sampling))]
+        if len(out) < k:  # generated images without exactly one face: fill in with augmentation
+            out += AugmentBackend().generate(rgb, landmarks, k, seed)[len(out):]
+        return out
 
 
-def get_backend(name: str = "auto") -> VariationBackend:
-    """"auto" (Arc2Face when `available`, else augment), "augment" or "arc2face"."""
+def get_backend(name: str = "auto", **arc2face_options: object) -> VariationBackend:
+    """"auto" (Arc2Face when `available`, else augment), "augment" or "arc2face".
+
+    ``arc2face_options`` go to `Arc2FaceBackend` (weights_dir, device, steps, ...).
+    When "auto" falls back, the augment backend's ``note`` says what Arc2Face lacks.
+    """
     if name == "auto":
-        arc = Arc2FaceBackend()
-        return arc if arc.implemented and arc.available() else AugmentBackend()
+        arc = Arc2FaceBackend(**arc2face_options)  # type: ignore[arg-type]
+        missing = arc.missing()
+        return AugmentBackend(note="Arc2Face not used; it needs " + "; ".join(missing)) if missing else arc
     if name == "augment":
         return AugmentBackend()
     if name == "arc2face":
-        return Arc2FaceBackend()
+        return Arc2FaceBackend(**arc2face_options)  # type: ignore[arg-type]
     raise FaceCloakError(f"unknown variation backend {name!r}; valid: auto, augment, arc2face")
+
+
+def backend_for(name: str, device: str) -> VariationBackend:
+    """The backend an enrolment whose optimisation runs on ``device`` (resolved: "cpu" | "cuda") uses.
+
+    "auto" considers Arc2Face only on a CUDA device (25 diffusion steps at
+    512 px take minutes on a CPU); an explicit "arc2face" runs where it is told.
+    """
+    if name == "auto" and device != "cuda":
+        return AugmentBackend(note=f"Arc2Face not used; it needs a CUDA GPU (this enrolment runs on {device})")
+    return get_backend(name, device=device)

@@ -329,7 +329,8 @@ _SPECS: tuple[ModelSpec, ...] = (
                       package="https://github.com/deepinsight/insightface/releases/download/v0.7/buffalo_l.zip"),
         description="insightface ArcFace R50 (WebFace600K), 512-d; fetched by insightface's own downloader",
         license="non-commercial research (insightface model zoo)",
-        preprocess=Preprocess(size=112, channels="BGR", mean=127.5, std=127.5),
+        # RGB: insightface swaps its BGR crops (blobFromImages(..., swapRB=True)).
+        preprocess=Preprocess(size=112, channels="RGB", mean=127.5, std=127.5),
         embedding_dim=512,
         notes=("not fetched by FaceCloak: place the .onnx file in a local model directory",),
     ),
@@ -341,7 +342,8 @@ _SPECS: tuple[ModelSpec, ...] = (
                       package="https://github.com/deepinsight/insightface/releases/download/v0.7/antelopev2.zip"),
         description="insightface ArcFace R100 (Glint360K), 512-d; the identity encoder Arc2Face expects",
         license="non-commercial research (insightface model zoo)",
-        preprocess=Preprocess(size=112, channels="BGR", mean=127.5, std=127.5),
+        # RGB: insightface swaps its BGR crops (blobFromImages(..., swapRB=True)).
+        preprocess=Preprocess(size=112, channels="RGB", mean=127.5, std=127.5),
         embedding_dim=512,
         notes=("not fetched by FaceCloak: place the .onnx file in a local model directory",),
     ),
