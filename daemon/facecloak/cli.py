@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from . import cli_cloak
+from . import cli_cloak, cli_export
 from .bench import privacy_cli
 from .cli_options import add_detector_option
 from .errors import FaceCloakError
@@ -167,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.set_defaults(func=cmd_bench_daemon)
     privacy_cli.register(bsub)
     cli_cloak.register(sub)
+    cli_export.register(sub)
     server_cli.register(sub)
     return parser
 
