@@ -163,3 +163,20 @@ def test_simplex_projection_and_convex_hull_point():
     x = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
     p = convex_hull_point(torch.tensor([[1.0, 1.0], [0.2, 0.2], [-1.0, -0.5]]), x, iters=300)
     assert torch.allclose(p, torch.tensor([[0.5, 0.5], [0.2, 0.2], [0.0, 0.0]]), atol=1e-3)
+
+
+def test_smooth_gives_a_smoother_mask_within_its_budget(nets, varied):
+    faces, face0 = varied
+
+    def roughness(delta):  # mean absolute difference between neighbouring pixels
+        return np.abs(np.diff(delta, axis=0)).mean() + np.abs(np.diff(delta, axis=1)).mean()
+
+    rough = FaceCloak(fast(attention=False), nets).fit(faces, face0)
+    cfg = fast(attention=False, smooth=1.5)
+    smooth = FaceCloak(cfg, nets).fit(faces, face0)
+    budget = budget_map(cfg, face0)[0, 0].numpy() * 255
+    assert np.all(np.abs(smooth.delta) <= budget[..., None] + 1e-3) and smooth.linf > 0
+    assert roughness(smooth.delta) < 0.5 * roughness(rough.delta)
+    assert smooth.meta["smooth"] == 1.5 and rough.meta["smooth"] == 0.0
+    with pytest.raises(FaceCloakError):
+        fast(smooth=-1.0)

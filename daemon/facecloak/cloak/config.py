@@ -62,6 +62,9 @@ class CloakConfig:
     stickers, highpass, attention, robustness: the focusing mechanisms and the
         in-loop robustness transforms (JPEG, resize, paste jitter); all on.
     highpass_sigma: Gaussian sigma (aligned pixels) of the high-pass filter.
+    smooth: Gaussian sigma (aligned pixels) of a low-pass on the delta, inside
+        the loop and on the result (0 = off): the mask is made of small blobs
+        rather than pixel noise (a lever of issue 4's notebook).
     anchor: "far" = also pull toward the least similar identity of an anchor
         gallery when one is given; "none" = only push away from the user.
     seed: makes variations, batches, transforms and init reproducible.
@@ -86,6 +89,7 @@ class CloakConfig:
     attention: bool = True
     robustness: bool = True
     highpass_sigma: float = 1.5
+    smooth: float = 0.0
     anchor: str = "far"
     seed: int = 0
     device: str = "auto"
@@ -106,8 +110,8 @@ class CloakConfig:
         if self.steps < 0 or self.k < 1 or (self.batch is not None and self.batch < 1):
             raise FaceCloakError(f"need steps >= 0, k >= 1, batch >= 1 or None; "
                                  f"got steps={self.steps}, k={self.k}, batch={self.batch}")
-        if self.step_size <= 0 or self.momentum < 0 or self.highpass_sigma <= 0:
-            raise FaceCloakError("step_size and highpass_sigma must be > 0 and momentum >= 0")
+        if self.step_size <= 0 or self.momentum < 0 or self.highpass_sigma <= 0 or self.smooth < 0:
+            raise FaceCloakError("step_size and highpass_sigma must be > 0, momentum and smooth >= 0")
         if self.anchor not in ANCHOR_MODES:
             raise FaceCloakError(f"unknown anchor mode {self.anchor!r}; valid: {', '.join(ANCHOR_MODES)}")
         if self.backend not in BACKENDS:

@@ -36,6 +36,7 @@ import torch
 from ... import __version__
 from ...device import resolve_device
 from ...errors import FaceCloakError
+from ..attention import gaussian_blur
 from ..budget import budget_map
 from ..config import CloakConfig
 from ..mask import CloakMask
@@ -116,6 +117,14 @@ class PerturbationMethod(ABC):
         """The delta actually added to the faces (attention reweights it); identity by default."""
         return delta
 
+    def shaped(self, eff: torch.Tensor, budget: torch.Tensor) -> torch.Tensor:
+        """What is added to the faces: ``eff`` low-passed (``config.smooth``), back within budget."""
+        sigma = self.config.smooth
+        if not sigma:
+            return eff
+        b, c, h, w = eff.shape
+        return gaussian_blur(eff.reshape(b * c, 1, h, w), sigma).reshape(b, c, h, w).clamp(-budget, budget)
+
     def after_step(self, grad_effective: torch.Tensor, step: int) -> None:
         """Called with d loss / d effective delta after each step (attention updates here)."""
 
@@ -158,7 +167,8 @@ class PerturbationMethod(ABC):
             index = index.to(self.device)
             delta.requires_grad_(True)
             eff = self.effective(delta)
-            d = eff if self.universal else eff[index]
+            added = self.shaped(eff, budget)
+            d = added if self.universal else added[index]
             x = faces[index]
             x_adv = transform(x, d) if transform is not None else (x + d).clamp(0.0, 1.0)
             loss = self.loss([m(x_adv) for m in self.models], index)
@@ -174,7 +184,7 @@ class PerturbationMethod(ABC):
             self.history.append(float(loss.detach()))
             self.progress((t + 1) / cfg.steps, f"step {t + 1}/{cfg.steps}, loss {self.history[-1]:.3f}")
         with torch.no_grad():
-            return self.effective(delta.detach()).clamp(-budget, budget).cpu()
+            return self.shaped(self.effective(delta.detach()), budget).clamp(-budget, budget).cpu()
 
     @torch.no_grad()
     def evaluate_loss(self, faces: torch.Tensor, delta: torch.Tensor | None = None) -> float:
@@ -200,7 +210,7 @@ class PerturbationMethod(ABC):
         meta: dict[str, Any] = {
             "method": self.name, "universal": self.universal, "models": self.model_names,
             **cfg.budgets(), "strength": cfg.strength, "steps": cfg.steps, "step_size": cfg.step_size,
-            "momentum": cfg.momentum, "k": n_faces, "batch": cfg.batch, "backend": "none",
+            "momentum": cfg.momentum, "smooth": cfg.smooth, "k": n_faces, "batch": cfg.batch, "backend": "none",
             "seed": cfg.seed, "version": __version__, "anchor": cfg.anchor, "device": self.device,
             "switches": {"stickers": cfg.stickers, "highpass": cfg.highpass,
                          "attention": cfg.attention and self.has_attention, "robustness": cfg.robustness},
