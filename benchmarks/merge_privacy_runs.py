@@ -6,7 +6,8 @@ On a 2-core machine the methods of one benchmark can run as parallel
 processes (`facecloak bench privacy --methods ...`, one thread each). They
 are one run when everything but the method list is the same: commit,
 protocol (users, probes, gallery), models and their thresholds, variants,
-seed, strength, overrides, device. This checks that, refuses otherwise, and
+seed, strength, overrides, device. This checks that, refuses otherwise (a
+method in two parts must have scored the same in both), and
 writes OUT_DIR/results.json, per_probe.npz and report.md as the benchmark
 would have, with each part's arguments and timings under meta["parts"]
 (the merged timings are the longest part's: the parts ran side by side).
@@ -42,8 +43,8 @@ def merge(run_dirs: list[Path]) -> tuple[dict, dict]:
     arrays: dict = {}
     for d, doc in zip(run_dirs, docs):
         for name, method in doc["methods"].items():
-            if name in merged["methods"]:
-                raise SystemExit(f"{d}: method {name!r} is in two parts")
+            if name in merged["methods"] and merged["methods"][name]["scores"] != method["scores"]:
+                raise SystemExit(f"{d}: method {name!r} is in two parts with different scores")
             merged["methods"][name] = method
         merged["skipped_methods"].update(doc.get("skipped_methods") or {})
         for key, value in doc["timings"].items():  # the parts ran side by side: wall time is the longest
