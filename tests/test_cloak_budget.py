@@ -8,7 +8,13 @@ import torch
 from facecloak.cloak.attention import GradientAttention, gaussian_blur
 from facecloak.cloak.budget import budget_map, highpass_map, sticker_boxes, sticker_mask
 from facecloak.cloak.config import STRENGTHS, CloakConfig
-from facecloak.cloak.transforms import RobustnessTransform, jitter_delta, jpeg_ste, resize_down_up
+from facecloak.cloak.transforms import (
+    LightingJitter,
+    RobustnessTransform,
+    jitter_delta,
+    jpeg_ste,
+    resize_down_up,
+)
 from facecloak.errors import FaceCloakError
 from facecloak.faces import template
 
@@ -138,6 +144,23 @@ def test_robustness_transform_is_seeded_and_varies_per_call():
     assert ops_a == ops_b and all(torch.equal(u, v) for u, v in zip(a, b))
     assert len(set(ops_a)) > 1  # a fresh combination per call
     assert all(o.min() >= 0 and o.max() <= 1 for o in a)
+
+
+def test_lighting_jitter_relights_each_face_freshly_and_reproducibly():
+    flat = torch.full((3, 3, 64, 64), 0.5)
+    lj = LightingJitter(seed=1)
+    first, second = lj(flat), lj(flat)
+    again = LightingJitter(seed=1)(flat)
+    assert torch.equal(first, again) and not torch.equal(first, second)
+    assert first.shape == flat.shape and first.min() >= 0 and first.max() <= 1
+    # each face its own light: the three faces differ, and one face is not flat (shading ramp)
+    means = first.mean(dim=(1, 2, 3))
+    assert len({round(float(m), 4) for m in means}) == 3
+    assert float(first.std(dim=(2, 3)).max()) > 0.005
+    # light changes the face, not what is added to it: a dark pixel stays dark, a bright one bright
+    ramp = torch.linspace(0, 1, 64).expand(1, 3, 64, 64)
+    lit = LightingJitter(seed=2)(ramp)
+    assert float(lit[..., :, 2].mean()) < float(lit[..., :, 60].mean())
 
 
 # ---------------------------------------------------------------- attention

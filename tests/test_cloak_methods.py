@@ -180,3 +180,14 @@ def test_smooth_gives_a_smoother_mask_within_its_budget(nets, varied):
     assert smooth.meta["smooth"] == 1.5 and rough.meta["smooth"] == 0.0
     with pytest.raises(FaceCloakError):
         fast(smooth=-1.0)
+
+
+def test_lighting_fits_the_mask_under_fresh_light_within_its_budget(nets, varied):
+    faces, face0 = varied
+    cfg = fast(lighting=True)
+    lit = FaceCloak(cfg, nets).fit(faces, face0)
+    plain = FaceCloak(fast(), nets).fit(faces, face0)
+    budget = budget_map(cfg, face0)[0, 0].numpy() * 255
+    assert np.all(np.abs(lit.delta) <= budget[..., None] + 1e-3) and lit.linf > 0
+    assert lit.meta["lighting"] is True and plain.meta["lighting"] is False
+    assert not np.array_equal(lit.delta, plain.delta)  # the light reached the optimisation

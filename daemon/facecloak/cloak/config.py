@@ -65,6 +65,9 @@ class CloakConfig:
     smooth: Gaussian sigma (aligned pixels) of a low-pass on the delta, inside
         the loop and on the result (0 = off): the mask is made of small blobs
         rather than pixel noise (a lever of issue 4's notebook).
+    lighting: fresh light and colour (`facecloak.cloak.transforms.LightingJitter`)
+        on the clean faces at every step, so the mask fits more than the K
+        fixed variants' lighting (off by default; a lever of issue 4).
     anchor: "far" = also pull toward the least similar identity of an anchor
         gallery when one is given; "none" = only push away from the user.
     seed: makes variations, batches, transforms and init reproducible.
@@ -90,6 +93,7 @@ class CloakConfig:
     robustness: bool = True
     highpass_sigma: float = 1.5
     smooth: float = 0.0
+    lighting: bool = False
     anchor: str = "far"
     seed: int = 0
     device: str = "auto"

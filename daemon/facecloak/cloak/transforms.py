@@ -14,6 +14,11 @@ at a sub-pixel offset). `RobustnessTransform` simulates each of these:
     JPEG          real JPEG at a random quality (forward), identity gradient
                   (backward, straight-through).
 
+`LightingJitter` changes what the next photo of the person changes and the
+K fixed variants cannot show often enough: light and colour, drawn fresh for
+every face at every step and applied to the clean faces before the delta is
+added (the delta is pasted as it is; the light falls on the face).
+
 Shape: images (N, 3, H, W) float RGB in [0, 1]; deltas (1 or N, 3, H, W).
 """
 
@@ -112,3 +117,37 @@ class RobustnessTransform:
             x = jpeg_ste(x, quality)
             self.last.append(f"jpeg {quality}")
         return x
+
+
+class LightingJitter:
+    """Fresh light and colour for every clean face at each call (no gradient needed).
+
+    Per face: exposure gain (``gain``), gamma (``gamma``), white balance
+    (per-channel gains, mean 1, spread ``colour``) and a linear shading ramp
+    in a random direction (amplitude up to ``shade``), then clipped to [0, 1].
+
+        >>> lj = LightingJitter(seed=0)
+        >>> lit = lj(faces)            # (N, 3, S, S), same shape and device
+    """
+
+    def __init__(self, seed: int = 0, gain: tuple[float, float] = (0.75, 1.25),
+                 gamma: tuple[float, float] = (0.75, 1.35), colour: float = 0.08, shade: float = 0.35):
+        self.rng = np.random.default_rng([seed, 7])
+        self.gain, self.gamma, self.colour, self.shade = gain, gamma, colour, shade
+
+    @torch.no_grad()
+    def __call__(self, faces: torch.Tensor) -> torch.Tensor:
+        n, _, h, w = faces.shape
+        r = self.rng
+        balance = r.uniform(1 - self.colour, 1 + self.colour, (n, 3))
+        gain = r.uniform(*self.gain, n)[:, None] * balance / balance.mean(axis=1, keepdims=True)
+        gamma = r.uniform(*self.gamma, n)
+        theta = r.uniform(0.0, 2 * math.pi, n)
+        amp = r.uniform(0.0, self.shade, n)
+        ys = torch.linspace(-1.0, 1.0, h, device=faces.device)[:, None]
+        xs = torch.linspace(-1.0, 1.0, w, device=faces.device)[None, :]
+        as_t = lambda a: torch.as_tensor(a, dtype=faces.dtype, device=faces.device)
+        ramp = as_t(np.cos(theta))[:, None, None] * xs + as_t(np.sin(theta))[:, None, None] * ys
+        shading = (1.0 + as_t(amp)[:, None, None] * ramp)[:, None]  # (N, 1, H, W)
+        x = faces.clamp(0.0, 1.0) ** as_t(gamma)[:, None, None, None]
+        return (x * as_t(gain)[:, :, None, None] * shading).clamp(0.0, 1.0)

@@ -41,7 +41,7 @@ from ..budget import budget_map
 from ..config import CloakConfig
 from ..mask import CloakMask
 from ..surrogates import load_surrogates
-from ..transforms import RobustnessTransform
+from ..transforms import LightingJitter, RobustnessTransform
 
 ProgressFn = Callable[[float, str], None]
 StopFn = Callable[[], bool]
@@ -157,6 +157,7 @@ class PerturbationMethod(ABC):
         base = max(cfg.eps, cfg.step_size) / 255.0
         step = cfg.step_size / 255.0 * torch.clamp(budget / base, min=1.0)  # every pixel reaches its cap
         transform = RobustnessTransform(cfg.seed) if cfg.robustness else None
+        lighting = LightingJitter(cfg.seed) if cfg.lighting else None
         momentum = torch.zeros(shape, device=self.device)
         self.history = []
         for t in range(cfg.steps):
@@ -169,7 +170,7 @@ class PerturbationMethod(ABC):
             eff = self.effective(delta)
             added = self.shaped(eff, budget)
             d = added if self.universal else added[index]
-            x = faces[index]
+            x = faces[index] if lighting is None else lighting(faces[index])
             x_adv = transform(x, d) if transform is not None else (x + d).clamp(0.0, 1.0)
             loss = self.loss([m(x_adv) for m in self.models], index)
             grad, grad_eff = torch.autograd.grad(loss, [delta, eff])
@@ -210,7 +211,7 @@ class PerturbationMethod(ABC):
         meta: dict[str, Any] = {
             "method": self.name, "universal": self.universal, "models": self.model_names,
             **cfg.budgets(), "strength": cfg.strength, "steps": cfg.steps, "step_size": cfg.step_size,
-            "momentum": cfg.momentum, "smooth": cfg.smooth, "k": n_faces, "batch": cfg.batch, "backend": "none",
+            "momentum": cfg.momentum, "smooth": cfg.smooth, "lighting": cfg.lighting, "k": n_faces, "batch": cfg.batch, "backend": "none",
             "seed": cfg.seed, "version": __version__, "anchor": cfg.anchor, "device": self.device,
             "switches": {"stickers": cfg.stickers, "highpass": cfg.highpass,
                          "attention": cfg.attention and self.has_attention, "robustness": cfg.robustness},
