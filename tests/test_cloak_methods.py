@@ -125,6 +125,22 @@ def test_far_anchor_is_the_least_similar_gallery_identity(nets, varied):
         FaceCloak(fast(), nets, anchor_gallery={"other": gallery})
 
 
+def test_push_self_adds_each_variants_own_clean_embedding_to_the_loss(nets, varied):
+    faces, _ = varied
+    index = torch.arange(faces.shape[0])
+    f = torch.nn.functional.normalize(torch.randn(faces.shape[0], nets[0](faces[:1]).shape[1]), dim=1)
+    losses = {}
+    for push in (False, True):
+        method = FaceCloak(fast(anchor="none", push_self=push), nets)
+        method.setup(faces)
+        losses[push] = float(method.loss([f], index))
+    enrol, centroid, own = method.enrol[0], method.centroid[0], method.clean[0]
+    plain = float((0.5 * (f @ enrol + f @ centroid)).mean())
+    pushed = float(((f @ enrol + f @ centroid + (f * own).sum(dim=1)) / 3).mean())
+    assert losses[False] == pytest.approx(plain, abs=1e-6) and losses[True] == pytest.approx(pushed, abs=1e-6)
+    assert abs(losses[True] - losses[False]) > 1e-4
+
+
 def test_progress_cancel_and_seed(nets, varied):
     faces, face0 = varied
     cfg = fast(steps=3, robustness=True)

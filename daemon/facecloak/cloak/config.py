@@ -68,6 +68,8 @@ class CloakConfig:
     lighting: fresh light and colour (`facecloak.cloak.transforms.LightingJitter`)
         on the clean faces at every step, so the mask fits more than the K
         fixed variants' lighting (off by default; a lever of issue 4).
+    push_self: FaceCloak also pushes each cloaked variant away from its own
+        clean embedding, as per-image PGD does (off by default; issue 4 lever).
     anchor: "far" = also pull toward the least similar identity of an anchor
         gallery when one is given; "none" = only push away from the user.
     seed: makes variations, batches, transforms and init reproducible.
@@ -94,6 +96,7 @@ class CloakConfig:
     highpass_sigma: float = 1.5
     smooth: float = 0.0
     lighting: bool = False
+    push_self: bool = False
     anchor: str = "far"
     seed: int = 0
     device: str = "auto"

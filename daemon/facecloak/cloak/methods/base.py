@@ -211,7 +211,8 @@ class PerturbationMethod(ABC):
         meta: dict[str, Any] = {
             "method": self.name, "universal": self.universal, "models": self.model_names,
             **cfg.budgets(), "strength": cfg.strength, "steps": cfg.steps, "step_size": cfg.step_size,
-            "momentum": cfg.momentum, "smooth": cfg.smooth, "lighting": cfg.lighting, "k": n_faces, "batch": cfg.batch, "backend": "none",
+            "momentum": cfg.momentum, "smooth": cfg.smooth, "lighting": cfg.lighting,
+            "k": n_faces, "batch": cfg.batch, "backend": "none",
             "seed": cfg.seed, "version": __version__, "anchor": cfg.anchor, "device": self.device,
             "switches": {"stickers": cfg.stickers, "highpass": cfg.highpass,
                          "attention": cfg.attention and self.has_attention, "robustness": cfg.robustness},

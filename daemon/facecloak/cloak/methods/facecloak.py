@@ -3,11 +3,13 @@
 Loss on each surrogate (averaged over surrogates and the batch), minimised:
 
     own   = (cos(f, e_enrol) + cos(f, e_centroid)) / 2     push away from the user
+            (+ cos(f, e_self), averaged over three, with ``config.push_self``)
     loss  = own - cos(f, e_anchor)                          pull toward a far identity
 
 ``f`` is the embedding of a cloaked varied face; ``e_enrol`` the clean
 embedding of variant 0 (the photo itself); ``e_centroid`` the normalised
-mean of the clean embeddings of all K variants. With an anchor gallery and
+mean of the clean embeddings of all K variants; ``e_self`` the clean
+embedding of the same variant (what per-image PGD pushes from). With an anchor gallery and
 ``config.anchor == "far"``, ``e_anchor`` is the gallery identity least
 similar to the user (the paper's far anchor), chosen once, the same identity
 for every surrogate (the lowest mean cosine to ``e_enrol`` over surrogates).
@@ -69,7 +71,10 @@ class FaceCloak(PerturbationMethod):
     def loss(self, embeddings: list[torch.Tensor], index: torch.Tensor) -> torch.Tensor:
         total = embeddings[0].new_zeros(())
         for i, f in enumerate(embeddings):
-            term = 0.5 * (f @ self.enrol[i] + f @ self.centroid[i])
+            if self.config.push_self:
+                term = (f @ self.enrol[i] + f @ self.centroid[i] + (f * self.clean[i][index]).sum(dim=1)) / 3.0
+            else:
+                term = 0.5 * (f @ self.enrol[i] + f @ self.centroid[i])
             if self.anchors is not None:
                 term = term - f @ self.anchors[i]
             total = total + term.mean()
@@ -85,4 +90,5 @@ class FaceCloak(PerturbationMethod):
     def metadata(self, n_faces: int, **extra: object) -> dict:
         meta = super().metadata(n_faces, **extra)
         meta["anchor_index"] = self.anchor_index
+        meta["push_self"] = self.config.push_self
         return meta
