@@ -14,6 +14,7 @@ from facecloak.cloak.transforms import (
     jitter_delta,
     jpeg_ste,
     resize_down_up,
+    zoom_faces,
 )
 from facecloak.errors import FaceCloakError
 from facecloak.faces import template
@@ -161,6 +162,21 @@ def test_lighting_jitter_relights_each_face_freshly_and_reproducibly():
     ramp = torch.linspace(0, 1, 64).expand(1, 3, 64, 64)
     lit = LightingJitter(seed=2)(ramp)
     assert float(lit[..., :, 2].mean()) < float(lit[..., :, 60].mean())
+
+
+def test_zoom_faces_rescales_about_the_centre_and_is_differentiable():
+    x = torch.zeros(2, 3, 65, 65)
+    x[:, :, 30:35, 30:35] = 1.0  # a bright square at the centre
+    x.requires_grad_(True)
+    rng = np.random.default_rng(0)
+    out = zoom_faces(x, rng, scale=(1.0, 1.0))
+    assert torch.allclose(out, x, atol=1e-5)  # factor 1 leaves the face as it is
+    big = zoom_faces(x, rng, scale=(1.5, 1.5))
+    grown = big.detach()[0, 0]
+    assert float(grown.sum()) > 1.5 * float(x.detach()[0, 0].sum())  # the square grew about the centre
+    assert float(grown[32, 32]) > 0.99 and float(grown[0, 0]) == 0.0
+    big.sum().backward()
+    assert x.grad is not None and float(x.grad.abs().sum()) > 0
 
 
 # ---------------------------------------------------------------- attention

@@ -125,6 +125,25 @@ def test_far_anchor_is_the_least_similar_gallery_identity(nets, varied):
         FaceCloak(fast(), nets, anchor_gallery={"other": gallery})
 
 
+def test_grad_smooth_and_zoom_reach_the_optimisation_within_budget(nets, varied):
+    faces, face0 = varied
+
+    def roughness(delta):
+        return np.abs(np.diff(delta, axis=0)).mean() + np.abs(np.diff(delta, axis=1)).mean()
+
+    plain = FaceCloak(fast(attention=False), nets).fit(faces, face0)
+    ti = FaceCloak(fast(attention=False, grad_smooth=2.0), nets).fit(faces, face0)
+    zoomed = FaceCloak(fast(attention=False, zoom=True, steps=6), nets).fit(faces, face0)
+    budget = budget_map(fast(), face0)[0, 0].numpy() * 255
+    for mask in (ti, zoomed):
+        assert np.all(np.abs(mask.delta) <= budget[..., None] + 1e-3) and mask.linf > 0
+    assert roughness(ti.delta) < 0.8 * roughness(plain.delta)  # coarser pattern, full-size steps
+    assert ti.meta["grad_smooth"] == 2.0 and zoomed.meta["zoom"] is True
+    assert not np.array_equal(zoomed.delta, FaceCloak(fast(attention=False, steps=6), nets).fit(faces, face0).delta)
+    with pytest.raises(FaceCloakError):
+        fast(grad_smooth=-1.0)
+
+
 def test_push_self_adds_each_variants_own_clean_embedding_to_the_loss(nets, varied):
     faces, _ = varied
     index = torch.arange(faces.shape[0])

@@ -151,3 +151,12 @@ class LightingJitter:
         shading = (1.0 + as_t(amp)[:, None, None] * ramp)[:, None]  # (N, 1, H, W)
         x = faces.clamp(0.0, 1.0) ** as_t(gamma)[:, None, None, None]
         return (x * as_t(gain)[:, :, None, None] * shading).clamp(0.0, 1.0)
+
+
+def zoom_faces(x: torch.Tensor, rng: np.random.Generator, scale: tuple[float, float] = (0.9, 1.1)) -> torch.Tensor:
+    """Each face of (N, 3, S, S) rescaled about its centre by a random factor, reflect border; differentiable."""
+    n, _, h, w = x.shape
+    factors = rng.uniform(*scale, n)
+    c = (w - 1) / 2.0
+    mats = torch.tensor([[[f, 0.0, c - f * c], [0.0, f, c - f * c]] for f in factors], dtype=x.dtype)
+    return warp_affine_torch(x, mats.to(x.device), (h, w), padding="reflection")

@@ -40,7 +40,7 @@ def _norm_to_pixel(width: int, height: int, like: torch.Tensor) -> torch.Tensor:
 
 
 def warp_affine_torch(
-    img: torch.Tensor, dst_from_src: torch.Tensor, out_size: tuple[int, int]
+    img: torch.Tensor, dst_from_src: torch.Tensor, out_size: tuple[int, int], padding: str = "zeros"
 ) -> torch.Tensor:
     """Warp a batch of images by pixel-unit affine matrices, like cv2.warpAffine.
 
@@ -49,6 +49,8 @@ def warp_affine_torch(
         dst_from_src: (N, 2, 3) or (2, 3), pixel units (see module Convention).
         out_size: (out_height, out_width). NOTE: (h, w), torch order, unlike
             cv2's dsize=(w, h).
+        padding: what lies outside ``img``: "zeros" (cv2's constant 0
+            border) or "reflection" / "border" (grid_sample's modes).
         returns: (N, C, out_height, out_width), same dtype as img.
     Differentiable in `img` and in `dst_from_src`.
     """
@@ -67,4 +69,4 @@ def warp_affine_torch(
     # theta: output normalised -> input normalised, as affine_grid wants.
     theta = _pixel_to_norm(w, h, m) @ src_from_dst @ _norm_to_pixel(out_w, out_h, m)
     grid = F.affine_grid(theta[:, :2, :], [n, c, out_h, out_w], align_corners=False)
-    return F.grid_sample(img, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return F.grid_sample(img, grid, mode="bilinear", padding_mode=padding, align_corners=False)

@@ -41,7 +41,7 @@ from ..budget import budget_map
 from ..config import CloakConfig
 from ..mask import CloakMask
 from ..surrogates import load_surrogates
-from ..transforms import LightingJitter, RobustnessTransform
+from ..transforms import LightingJitter, RobustnessTransform, zoom_faces
 
 ProgressFn = Callable[[float, str], None]
 StopFn = Callable[[], bool]
@@ -158,6 +158,7 @@ class PerturbationMethod(ABC):
         step = cfg.step_size / 255.0 * torch.clamp(budget / base, min=1.0)  # every pixel reaches its cap
         transform = RobustnessTransform(cfg.seed) if cfg.robustness else None
         lighting = LightingJitter(cfg.seed) if cfg.lighting else None
+        zoom_rng = np.random.default_rng([cfg.seed, 11])
         momentum = torch.zeros(shape, device=self.device)
         self.history = []
         for t in range(cfg.steps):
@@ -172,10 +173,15 @@ class PerturbationMethod(ABC):
             d = added if self.universal else added[index]
             x = faces[index] if lighting is None else lighting(faces[index])
             x_adv = transform(x, d) if transform is not None else (x + d).clamp(0.0, 1.0)
+            if cfg.zoom and zoom_rng.random() < 0.5:
+                x_adv = zoom_faces(x_adv, zoom_rng)
             loss = self.loss([m(x_adv) for m in self.models], index)
             grad, grad_eff = torch.autograd.grad(loss, [delta, eff])
             with torch.no_grad():
                 dims = (1, 2, 3)
+                if cfg.grad_smooth:
+                    b, c, h, w = grad.shape
+                    grad = gaussian_blur(grad.reshape(b * c, 1, h, w), cfg.grad_smooth).reshape(b, c, h, w)
                 grad = grad / grad.abs().mean(dim=dims, keepdim=True).clamp_min(1e-12)
                 momentum = cfg.momentum * momentum + grad
                 delta = (delta.detach() - step * momentum.sign()).clamp(-budget, budget)
@@ -212,6 +218,7 @@ class PerturbationMethod(ABC):
             "method": self.name, "universal": self.universal, "models": self.model_names,
             **cfg.budgets(), "strength": cfg.strength, "steps": cfg.steps, "step_size": cfg.step_size,
             "momentum": cfg.momentum, "smooth": cfg.smooth, "lighting": cfg.lighting,
+            "grad_smooth": cfg.grad_smooth, "zoom": cfg.zoom,
             "k": n_faces, "batch": cfg.batch, "backend": "none",
             "seed": cfg.seed, "version": __version__, "anchor": cfg.anchor, "device": self.device,
             "switches": {"stickers": cfg.stickers, "highpass": cfg.highpass,
