@@ -13,6 +13,7 @@ from facecloak.cloak.transforms import (
     RobustnessTransform,
     jitter_delta,
     jpeg_ste,
+    elastic_faces,
     resize_down_up,
     zoom_faces,
 )
@@ -177,6 +178,19 @@ def test_zoom_faces_rescales_about_the_centre_and_is_differentiable():
     assert float(grown[32, 32]) > 0.99 and float(grown[0, 0]) == 0.0
     big.sum().backward()
     assert x.grad is not None and float(x.grad.abs().sum()) > 0
+
+
+def test_elastic_faces_bends_smoothly_within_its_amplitude():
+    edge = torch.zeros(3, 3, 112, 112)
+    edge[..., 56:] = 1.0  # a vertical edge down the middle
+    same = elastic_faces(edge, np.random.default_rng(0), 0.0)
+    assert torch.allclose(same, edge, atol=1e-5)
+    bent = elastic_faces(edge, np.random.default_rng(0), 3.0)
+    column = (bent[:, 0] > 0.5).float().argmax(dim=2)  # where the edge is, per face and row
+    moved = (column - 56).abs()
+    assert int(moved.max()) <= 4 and int(moved.max()) >= 1  # moved, by at most ~the amplitude
+    assert len({tuple(c.tolist()) for c in column}) == 3  # each face its own field
+    assert int((column[:, 1:] - column[:, :-1]).abs().max()) <= 1  # smooth: neighbouring rows agree
 
 
 # ---------------------------------------------------------------- attention

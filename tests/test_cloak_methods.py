@@ -125,7 +125,7 @@ def test_far_anchor_is_the_least_similar_gallery_identity(nets, varied):
         FaceCloak(fast(), nets, anchor_gallery={"other": gallery})
 
 
-def test_grad_smooth_and_zoom_reach_the_optimisation_within_budget(nets, varied):
+def test_grad_smooth_zoom_and_elastic_reach_the_optimisation_within_budget(nets, varied):
     faces, face0 = varied
 
     def roughness(delta):
@@ -134,14 +134,18 @@ def test_grad_smooth_and_zoom_reach_the_optimisation_within_budget(nets, varied)
     plain = FaceCloak(fast(attention=False), nets).fit(faces, face0)
     ti = FaceCloak(fast(attention=False, grad_smooth=2.0), nets).fit(faces, face0)
     zoomed = FaceCloak(fast(attention=False, zoom=True, steps=6), nets).fit(faces, face0)
+    bent = FaceCloak(fast(attention=False, elastic=3.0, steps=6), nets).fit(faces, face0)
     budget = budget_map(fast(), face0)[0, 0].numpy() * 255
-    for mask in (ti, zoomed):
+    for mask in (ti, zoomed, bent):
         assert np.all(np.abs(mask.delta) <= budget[..., None] + 1e-3) and mask.linf > 0
     assert roughness(ti.delta) < 0.8 * roughness(plain.delta)  # coarser pattern, full-size steps
     assert ti.meta["grad_smooth"] == 2.0 and zoomed.meta["zoom"] is True
-    assert not np.array_equal(zoomed.delta, FaceCloak(fast(attention=False, steps=6), nets).fit(faces, face0).delta)
-    with pytest.raises(FaceCloakError):
-        fast(grad_smooth=-1.0)
+    six = FaceCloak(fast(attention=False, steps=6), nets).fit(faces, face0).delta
+    assert not np.array_equal(zoomed.delta, six) and not np.array_equal(bent.delta, six)
+    assert bent.meta["elastic"] == 3.0
+    for bad in ({"grad_smooth": -1.0}, {"elastic": -1.0}):
+        with pytest.raises(FaceCloakError):
+            fast(**bad)
 
 
 def test_push_self_adds_each_variants_own_clean_embedding_to_the_loss(nets, varied):

@@ -74,6 +74,9 @@ class CloakConfig:
     zoom: input diversity (DI-FGSM): with probability 0.5 per step the cloaked
         faces are rescaled by 0.9-1.1 about the centre (reflect border), as a
         black box's own, looser or tighter crop sees them (issue 4 lever).
+    elastic: amplitude (aligned pixels) of a smooth random bend of the clean
+        faces at every step (`transforms.elastic_faces`; 0 = off): expression
+        and pose changes the fixed variants lack (issue 4 lever).
     push_self: FaceCloak also pushes each cloaked variant away from its own
         clean embedding, as per-image PGD does (off by default; issue 4 lever).
     anchor: "far" = also pull toward the least similar identity of an anchor
@@ -105,6 +108,7 @@ class CloakConfig:
     push_self: bool = False
     grad_smooth: float = 0.0
     zoom: bool = False
+    elastic: float = 0.0
     anchor: str = "far"
     seed: int = 0
     device: str = "auto"
@@ -126,8 +130,9 @@ class CloakConfig:
             raise FaceCloakError(f"need steps >= 0, k >= 1, batch >= 1 or None; "
                                  f"got steps={self.steps}, k={self.k}, batch={self.batch}")
         if self.step_size <= 0 or self.momentum < 0 or self.highpass_sigma <= 0 or self.smooth < 0 \
-                or self.grad_smooth < 0:
-            raise FaceCloakError("step_size and highpass_sigma must be > 0, momentum, smooth and grad_smooth >= 0")
+                or self.grad_smooth < 0 or self.elastic < 0:
+            raise FaceCloakError("step_size and highpass_sigma must be > 0; momentum, smooth, grad_smooth "
+                                 "and elastic >= 0")
         if self.anchor not in ANCHOR_MODES:
             raise FaceCloakError(f"unknown anchor mode {self.anchor!r}; valid: {', '.join(ANCHOR_MODES)}")
         if self.backend not in BACKENDS:

@@ -160,3 +160,22 @@ def zoom_faces(x: torch.Tensor, rng: np.random.Generator, scale: tuple[float, fl
     c = (w - 1) / 2.0
     mats = torch.tensor([[[f, 0.0, c - f * c], [0.0, f, c - f * c]] for f in factors], dtype=x.dtype)
     return warp_affine_torch(x, mats.to(x.device), (h, w), padding="reflection")
+
+
+def elastic_faces(x: torch.Tensor, rng: np.random.Generator, amplitude: float, grid: int = 4) -> torch.Tensor:
+    """Each face of (N, 3, S, S) bent by its own smooth random displacement field; no gradient needed.
+
+    The field is a ``grid`` x ``grid`` lattice of offsets (uniform in
+    +-``amplitude`` aligned pixels) upsampled bicubically to the face: a
+    different smile, jaw, cheek or eyebrow shape at the same landmarks, what
+    the next photo's expression and pose change and a similarity cannot.
+    """
+    n, _, h, w = x.shape
+    offsets = torch.as_tensor(rng.uniform(-amplitude, amplitude, (n, 2, grid, grid)), dtype=x.dtype)
+    flow = F.interpolate(offsets.to(x.device), size=(h, w), mode="bicubic", align_corners=True)  # (N, 2, H, W) px
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=x.dtype, device=x.device),
+                            torch.arange(w, dtype=x.dtype, device=x.device), indexing="ij")
+    gx = (xs + flow[:, 0] + 0.5) / w * 2 - 1  # pixel centres -> normalised, align_corners=False
+    gy = (ys + flow[:, 1] + 0.5) / h * 2 - 1
+    return F.grid_sample(x, torch.stack([gx, gy], dim=-1), mode="bilinear", padding_mode="reflection",
+                         align_corners=False)

@@ -41,7 +41,7 @@ from ..budget import budget_map
 from ..config import CloakConfig
 from ..mask import CloakMask
 from ..surrogates import load_surrogates
-from ..transforms import LightingJitter, RobustnessTransform, zoom_faces
+from ..transforms import LightingJitter, RobustnessTransform, elastic_faces, zoom_faces
 
 ProgressFn = Callable[[float, str], None]
 StopFn = Callable[[], bool]
@@ -172,6 +172,8 @@ class PerturbationMethod(ABC):
             added = self.shaped(eff, budget)
             d = added if self.universal else added[index]
             x = faces[index] if lighting is None else lighting(faces[index])
+            if cfg.elastic:
+                x = elastic_faces(x, zoom_rng, cfg.elastic)
             x_adv = transform(x, d) if transform is not None else (x + d).clamp(0.0, 1.0)
             if cfg.zoom and zoom_rng.random() < 0.5:
                 x_adv = zoom_faces(x_adv, zoom_rng)
@@ -218,7 +220,7 @@ class PerturbationMethod(ABC):
             "method": self.name, "universal": self.universal, "models": self.model_names,
             **cfg.budgets(), "strength": cfg.strength, "steps": cfg.steps, "step_size": cfg.step_size,
             "momentum": cfg.momentum, "smooth": cfg.smooth, "lighting": cfg.lighting,
-            "grad_smooth": cfg.grad_smooth, "zoom": cfg.zoom,
+            "grad_smooth": cfg.grad_smooth, "zoom": cfg.zoom, "elastic": cfg.elastic,
             "k": n_faces, "batch": cfg.batch, "backend": "none",
             "seed": cfg.seed, "version": __version__, "anchor": cfg.anchor, "device": self.device,
             "switches": {"stickers": cfg.stickers, "highpass": cfg.highpass,
