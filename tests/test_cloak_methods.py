@@ -164,6 +164,23 @@ def test_push_self_adds_each_variants_own_clean_embedding_to_the_loss(nets, vari
     assert abs(losses[True] - losses[False]) > 1e-4
 
 
+def test_focus_is_a_soft_maximum_over_the_loss_terms(nets, varied):
+    faces, _ = varied
+    index = torch.arange(faces.shape[0])
+    f = torch.nn.functional.normalize(torch.randn(faces.shape[0], nets[0](faces[:1]).shape[1]), dim=1)
+    values = {}
+    for tau in (0.0, 5.0, 200.0):
+        method = FaceCloak(fast(anchor="none", focus=tau), nets)
+        method.setup(faces)
+        values[tau] = float(method.loss([f], index))
+    terms = 0.5 * (f @ method.enrol[0] + f @ method.centroid[0])
+    assert values[0.0] == pytest.approx(float(terms.mean()), abs=1e-6)
+    assert values[0.0] < values[5.0] < values[200.0] <= float(terms.max()) + 1e-6
+    assert values[200.0] == pytest.approx(float(terms.max()), abs=0.02)
+    with pytest.raises(FaceCloakError):
+        fast(focus=-1.0)
+
+
 def test_progress_cancel_and_seed(nets, varied):
     faces, face0 = varied
     cfg = fast(steps=3, robustness=True)

@@ -77,6 +77,9 @@ class CloakConfig:
     elastic: amplitude (aligned pixels) of a smooth random bend of the clean
         faces at every step (`transforms.elastic_faces`; 0 = off): expression
         and pose changes the fixed variants lack (issue 4 lever).
+    focus: temperature of a soft maximum over FaceCloak's per-surrogate,
+        per-variant loss terms (0 = their mean): the least-pushed weigh most
+        (issue 4 lever).
     push_self: FaceCloak also pushes each cloaked variant away from its own
         clean embedding, as per-image PGD does (off by default; issue 4 lever).
     anchor: "far" = also pull toward the least similar identity of an anchor
@@ -109,6 +112,7 @@ class CloakConfig:
     grad_smooth: float = 0.0
     zoom: bool = False
     elastic: float = 0.0
+    focus: float = 0.0
     anchor: str = "far"
     seed: int = 0
     device: str = "auto"
@@ -130,9 +134,9 @@ class CloakConfig:
             raise FaceCloakError(f"need steps >= 0, k >= 1, batch >= 1 or None; "
                                  f"got steps={self.steps}, k={self.k}, batch={self.batch}")
         if self.step_size <= 0 or self.momentum < 0 or self.highpass_sigma <= 0 or self.smooth < 0 \
-                or self.grad_smooth < 0 or self.elastic < 0:
-            raise FaceCloakError("step_size and highpass_sigma must be > 0; momentum, smooth, grad_smooth "
-                                 "and elastic >= 0")
+                or self.grad_smooth < 0 or self.elastic < 0 or self.focus < 0:
+            raise FaceCloakError("step_size and highpass_sigma must be > 0; momentum, smooth, grad_smooth, "
+                                 "elastic and focus >= 0")
         if self.anchor not in ANCHOR_MODES:
             raise FaceCloakError(f"unknown anchor mode {self.anchor!r}; valid: {', '.join(ANCHOR_MODES)}")
         if self.backend not in BACKENDS:

@@ -14,6 +14,10 @@ embedding of the same variant (what per-image PGD pushes from). With an anchor g
 similar to the user (the paper's far anchor), chosen once, the same identity
 for every surrogate (the lowest mean cosine to ``e_enrol`` over surrogates).
 
+The loss is the mean of the terms over surrogates and faces; with
+``config.focus`` = tau > 0 it is their soft maximum, log(mean(exp(tau * term))) / tau,
+so the surrogate and variant still least pushed weigh most.
+
 The focusing mechanisms are config switches: Region-Stickers and High-Pass
 live in the budget map (`facecloak.cloak.budget`); attention in
 `facecloak.cloak.attention`; robustness transforms in the base loop.
@@ -24,6 +28,7 @@ other identities, row j the same identity for every surrogate.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
@@ -69,7 +74,7 @@ class FaceCloak(PerturbationMethod):
         self.attention = GradientAttention(faces.shape[-1], device=faces.device) if self.config.attention else None
 
     def loss(self, embeddings: list[torch.Tensor], index: torch.Tensor) -> torch.Tensor:
-        total = embeddings[0].new_zeros(())
+        terms = []
         for i, f in enumerate(embeddings):
             if self.config.push_self:
                 term = (f @ self.enrol[i] + f @ self.centroid[i] + (f * self.clean[i][index]).sum(dim=1)) / 3.0
@@ -77,8 +82,12 @@ class FaceCloak(PerturbationMethod):
                 term = 0.5 * (f @ self.enrol[i] + f @ self.centroid[i])
             if self.anchors is not None:
                 term = term - f @ self.anchors[i]
-            total = total + term.mean()
-        return total / len(embeddings)
+            terms.append(term)
+        t = torch.stack(terms).flatten()  # one term per (surrogate, face)
+        tau = self.config.focus
+        if not tau:
+            return t.mean()
+        return (torch.logsumexp(tau * t, dim=0) - math.log(t.numel())) / tau  # a soft maximum
 
     def effective(self, delta: torch.Tensor) -> torch.Tensor:
         return delta if self.attention is None else delta * self.attention.weights
@@ -91,4 +100,5 @@ class FaceCloak(PerturbationMethod):
         meta = super().metadata(n_faces, **extra)
         meta["anchor_index"] = self.anchor_index
         meta["push_self"] = self.config.push_self
+        meta["focus"] = self.config.focus
         return meta
