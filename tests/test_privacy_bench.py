@@ -112,6 +112,23 @@ def test_cli_names_match_the_tables():
         get_method("no-such-method")
 
 
+def test_names_option_picks_the_users(tmp_path):
+    from facecloak.cli import build_parser
+
+    args = build_parser().parse_args(["bench", "privacy", "--names", "Ian_Thorpe", "Jason_Kidd",
+                                      "--out", str(tmp_path)])
+    assert args.names == ["Ian_Thorpe", "Jason_Kidd"] and args.users is None
+
+
+@pytest.mark.shared
+def test_named_users_must_be_eligible(lfw):
+    from facecloak.bench.privacy import select_users
+
+    assert select_users(lfw, ["Jason_Kidd", "Ian_Thorpe"], quick=True, seed=0) == ["Ian_Thorpe", "Jason_Kidd"]
+    with pytest.raises(FaceCloakError, match="No_Such_Person"):
+        select_users(lfw, ["No_Such_Person"], quick=True, seed=0)
+
+
 def test_black_box_models_are_never_default_surrogates():
     from facecloak.models.registry import DEFAULT_BLACKBOXES
 

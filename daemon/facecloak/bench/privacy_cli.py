@@ -26,7 +26,7 @@ def cmd_bench_privacy(args: argparse.Namespace) -> int:
             raise FaceCloakError(f"--set wants KEY=VALUE, got {item!r}")
         overrides[key] = tuple(v for v in value.split(",") if v) if key == "surrogates" else _parse_value(value)
     doc = privacy.run(
-        Path(args.out), users=args.users, quick=args.quick, distractors=args.distractors,
+        Path(args.out), users=args.names or args.users, quick=args.quick, distractors=args.distractors,
         methods=args.methods, strength=args.strength, overrides=overrides or None, models=args.models,
         variants=args.variants, idealised=not args.no_idealised, latency=not args.no_latency,
         plots=args.plots, seed=args.seed, lfw=args.lfw, thresholds=args.thresholds, detector=args.detector,
@@ -75,6 +75,8 @@ def register(bench_subparsers) -> argparse.ArgumentParser:
     q.add_argument("--quick", action="store_true",
                    help="20 users (seeded sample) and 3000 distractors unless --users/--distractors say otherwise")
     q.add_argument("--users", type=int, help="number of users (seeded sample of the 158; default all)")
+    q.add_argument("--names", nargs="+", metavar="NAME",
+                   help="these LFW identities as the users instead of a sample (e.g. a held-out set)")
     q.add_argument("--distractors", type=int, help="seeded subsample of distractor photos (default all)")
     q.add_argument("--methods", nargs="+", metavar="METHOD",
                    help=f"methods to run (default all): {', '.join(METHOD_NAMES)}")
