@@ -125,27 +125,19 @@ def test_far_anchor_is_the_least_similar_gallery_identity(nets, varied):
         FaceCloak(fast(), nets, anchor_gallery={"other": gallery})
 
 
-def test_grad_smooth_zoom_and_elastic_reach_the_optimisation_within_budget(nets, varied):
+def test_zoom_and_elastic_reach_the_optimisation_within_budget(nets, varied):
     faces, face0 = varied
-
-    def roughness(delta):
-        return np.abs(np.diff(delta, axis=0)).mean() + np.abs(np.diff(delta, axis=1)).mean()
-
-    plain = FaceCloak(fast(attention=False), nets).fit(faces, face0)
-    ti = FaceCloak(fast(attention=False, grad_smooth=2.0), nets).fit(faces, face0)
     zoomed = FaceCloak(fast(attention=False, zoom=True, steps=6), nets).fit(faces, face0)
     bent = FaceCloak(fast(attention=False, elastic=3.0, steps=6), nets).fit(faces, face0)
     budget = budget_map(fast(), face0)[0, 0].numpy() * 255
-    for mask in (ti, zoomed, bent):
+    for mask in (zoomed, bent):
         assert np.all(np.abs(mask.delta) <= budget[..., None] + 1e-3) and mask.linf > 0
-    assert roughness(ti.delta) < 0.8 * roughness(plain.delta)  # coarser pattern, full-size steps
-    assert ti.meta["grad_smooth"] == 2.0 and zoomed.meta["zoom"] is True
+    assert zoomed.meta["zoom"] is True
     six = FaceCloak(fast(attention=False, steps=6), nets).fit(faces, face0).delta
     assert not np.array_equal(zoomed.delta, six) and not np.array_equal(bent.delta, six)
     assert bent.meta["elastic"] == 3.0
-    for bad in ({"grad_smooth": -1.0}, {"elastic": -1.0}):
-        with pytest.raises(FaceCloakError):
-            fast(**bad)
+    with pytest.raises(FaceCloakError):
+        fast(elastic=-1.0)
 
 
 def test_push_self_adds_each_variants_own_clean_embedding_to_the_loss(nets, varied):
@@ -163,22 +155,6 @@ def test_push_self_adds_each_variants_own_clean_embedding_to_the_loss(nets, vari
     assert losses[False] == pytest.approx(plain, abs=1e-6) and losses[True] == pytest.approx(pushed, abs=1e-6)
     assert abs(losses[True] - losses[False]) > 1e-4
 
-
-def test_focus_is_a_soft_maximum_over_the_loss_terms(nets, varied):
-    faces, _ = varied
-    index = torch.arange(faces.shape[0])
-    f = torch.nn.functional.normalize(torch.randn(faces.shape[0], nets[0](faces[:1]).shape[1]), dim=1)
-    values = {}
-    for tau in (0.0, 5.0, 200.0):
-        method = FaceCloak(fast(anchor="none", focus=tau), nets)
-        method.setup(faces)
-        values[tau] = float(method.loss([f], index))
-    terms = 0.5 * (f @ method.enrol[0] + f @ method.centroid[0])
-    assert values[0.0] == pytest.approx(float(terms.mean()), abs=1e-6)
-    assert values[0.0] < values[5.0] < values[200.0] <= float(terms.max()) + 1e-6
-    assert values[200.0] == pytest.approx(float(terms.max()), abs=0.02)
-    with pytest.raises(FaceCloakError):
-        fast(focus=-1.0)
 
 
 def test_progress_cancel_and_seed(nets, varied):
@@ -220,22 +196,6 @@ def test_simplex_projection_and_convex_hull_point():
     p = convex_hull_point(torch.tensor([[1.0, 1.0], [0.2, 0.2], [-1.0, -0.5]]), x, iters=300)
     assert torch.allclose(p, torch.tensor([[0.5, 0.5], [0.2, 0.2], [0.0, 0.0]]), atol=1e-3)
 
-
-def test_smooth_gives_a_smoother_mask_within_its_budget(nets, varied):
-    faces, face0 = varied
-
-    def roughness(delta):  # mean absolute difference between neighbouring pixels
-        return np.abs(np.diff(delta, axis=0)).mean() + np.abs(np.diff(delta, axis=1)).mean()
-
-    rough = FaceCloak(fast(attention=False), nets).fit(faces, face0)
-    cfg = fast(attention=False, smooth=1.5)
-    smooth = FaceCloak(cfg, nets).fit(faces, face0)
-    budget = budget_map(cfg, face0)[0, 0].numpy() * 255
-    assert np.all(np.abs(smooth.delta) <= budget[..., None] + 1e-3) and smooth.linf > 0
-    assert roughness(smooth.delta) < 0.5 * roughness(rough.delta)
-    assert smooth.meta["smooth"] == 1.5 and rough.meta["smooth"] == 0.0
-    with pytest.raises(FaceCloakError):
-        fast(smooth=-1.0)
 
 
 def test_lighting_fits_the_mask_under_fresh_light_within_its_budget(nets, varied):

@@ -62,24 +62,15 @@ class CloakConfig:
     stickers, highpass, attention, robustness: the focusing mechanisms and the
         in-loop robustness transforms (JPEG, resize, paste jitter); all on.
     highpass_sigma: Gaussian sigma (aligned pixels) of the high-pass filter.
-    smooth: Gaussian sigma (aligned pixels) of a low-pass on the delta, inside
-        the loop and on the result (0 = off): the mask is made of small blobs
-        rather than pixel noise (a lever of issue 4's notebook).
     lighting: fresh light and colour (`facecloak.cloak.transforms.LightingJitter`)
         on the clean faces at every step, so the mask fits more than the K
         fixed variants' lighting (off by default; a lever of issue 4).
-    grad_smooth: Gaussian sigma (aligned pixels) on the gradient before the
-        sign step (translation-invariant attack, TI-FGSM; 0 = off): the steps
-        are full size, their pattern coarser (issue 4 lever).
     zoom: input diversity (DI-FGSM): with probability 0.5 per step the cloaked
         faces are rescaled by 0.9-1.1 about the centre (reflect border), as a
         black box's own, looser or tighter crop sees them (issue 4 lever).
     elastic: amplitude (aligned pixels) of a smooth random bend of the clean
         faces at every step (`transforms.elastic_faces`; 0 = off): expression
         and pose changes the fixed variants lack (issue 4 lever).
-    focus: temperature of a soft maximum over FaceCloak's per-surrogate,
-        per-variant loss terms (0 = their mean): the least-pushed weigh most
-        (issue 4 lever).
     push_self: FaceCloak also pushes each cloaked variant away from its own
         clean embedding, as per-image PGD does (off by default; issue 4 lever).
     anchor: "far" = also pull toward the least similar identity of an anchor
@@ -106,13 +97,10 @@ class CloakConfig:
     attention: bool = True
     robustness: bool = True
     highpass_sigma: float = 1.5
-    smooth: float = 0.0
     lighting: bool = False
     push_self: bool = False
-    grad_smooth: float = 0.0
     zoom: bool = False
     elastic: float = 0.0
-    focus: float = 0.0
     anchor: str = "far"
     seed: int = 0
     device: str = "auto"
@@ -133,10 +121,8 @@ class CloakConfig:
         if self.steps < 0 or self.k < 1 or (self.batch is not None and self.batch < 1):
             raise FaceCloakError(f"need steps >= 0, k >= 1, batch >= 1 or None; "
                                  f"got steps={self.steps}, k={self.k}, batch={self.batch}")
-        if self.step_size <= 0 or self.momentum < 0 or self.highpass_sigma <= 0 or self.smooth < 0 \
-                or self.grad_smooth < 0 or self.elastic < 0 or self.focus < 0:
-            raise FaceCloakError("step_size and highpass_sigma must be > 0; momentum, smooth, grad_smooth, "
-                                 "elastic and focus >= 0")
+        if self.step_size <= 0 or self.momentum < 0 or self.highpass_sigma <= 0 or self.elastic < 0:
+            raise FaceCloakError("step_size and highpass_sigma must be > 0, momentum and elastic >= 0")
         if self.anchor not in ANCHOR_MODES:
             raise FaceCloakError(f"unknown anchor mode {self.anchor!r}; valid: {', '.join(ANCHOR_MODES)}")
         if self.backend not in BACKENDS:

@@ -146,7 +146,10 @@ class LightingJitter:
         amp = r.uniform(0.0, self.shade, n)
         ys = torch.linspace(-1.0, 1.0, h, device=faces.device)[:, None]
         xs = torch.linspace(-1.0, 1.0, w, device=faces.device)[None, :]
-        as_t = lambda a: torch.as_tensor(a, dtype=faces.dtype, device=faces.device)
+
+        def as_t(a: np.ndarray) -> torch.Tensor:
+            return torch.as_tensor(a, dtype=faces.dtype, device=faces.device)
+
         ramp = as_t(np.cos(theta))[:, None, None] * xs + as_t(np.sin(theta))[:, None, None] * ys
         shading = (1.0 + as_t(amp)[:, None, None] * ramp)[:, None]  # (N, 1, H, W)
         x = faces.clamp(0.0, 1.0) ** as_t(gamma)[:, None, None, None]

@@ -36,7 +36,6 @@ import torch
 from ... import __version__
 from ...device import resolve_device
 from ...errors import FaceCloakError
-from ..attention import gaussian_blur
 from ..budget import budget_map
 from ..config import CloakConfig
 from ..mask import CloakMask
@@ -117,14 +116,6 @@ class PerturbationMethod(ABC):
         """The delta actually added to the faces (attention reweights it); identity by default."""
         return delta
 
-    def shaped(self, eff: torch.Tensor, budget: torch.Tensor) -> torch.Tensor:
-        """What is added to the faces: ``eff`` low-passed (``config.smooth``), back within budget."""
-        sigma = self.config.smooth
-        if not sigma:
-            return eff
-        b, c, h, w = eff.shape
-        return gaussian_blur(eff.reshape(b * c, 1, h, w), sigma).reshape(b, c, h, w).clamp(-budget, budget)
-
     def after_step(self, grad_effective: torch.Tensor, step: int) -> None:
         """Called with d loss / d effective delta after each step (attention updates here)."""
 
@@ -169,8 +160,7 @@ class PerturbationMethod(ABC):
             index = index.to(self.device)
             delta.requires_grad_(True)
             eff = self.effective(delta)
-            added = self.shaped(eff, budget)
-            d = added if self.universal else added[index]
+            d = eff if self.universal else eff[index]
             x = faces[index] if lighting is None else lighting(faces[index])
             if cfg.elastic:
                 x = elastic_faces(x, zoom_rng, cfg.elastic)
@@ -181,9 +171,6 @@ class PerturbationMethod(ABC):
             grad, grad_eff = torch.autograd.grad(loss, [delta, eff])
             with torch.no_grad():
                 dims = (1, 2, 3)
-                if cfg.grad_smooth:
-                    b, c, h, w = grad.shape
-                    grad = gaussian_blur(grad.reshape(b * c, 1, h, w), cfg.grad_smooth).reshape(b, c, h, w)
                 grad = grad / grad.abs().mean(dim=dims, keepdim=True).clamp_min(1e-12)
                 momentum = cfg.momentum * momentum + grad
                 delta = (delta.detach() - step * momentum.sign()).clamp(-budget, budget)
@@ -193,7 +180,7 @@ class PerturbationMethod(ABC):
             self.history.append(float(loss.detach()))
             self.progress((t + 1) / cfg.steps, f"step {t + 1}/{cfg.steps}, loss {self.history[-1]:.3f}")
         with torch.no_grad():
-            return self.shaped(self.effective(delta.detach()), budget).clamp(-budget, budget).cpu()
+            return self.effective(delta.detach()).clamp(-budget, budget).cpu()
 
     @torch.no_grad()
     def evaluate_loss(self, faces: torch.Tensor, delta: torch.Tensor | None = None) -> float:
@@ -219,8 +206,8 @@ class PerturbationMethod(ABC):
         meta: dict[str, Any] = {
             "method": self.name, "universal": self.universal, "models": self.model_names,
             **cfg.budgets(), "strength": cfg.strength, "steps": cfg.steps, "step_size": cfg.step_size,
-            "momentum": cfg.momentum, "smooth": cfg.smooth, "lighting": cfg.lighting,
-            "grad_smooth": cfg.grad_smooth, "zoom": cfg.zoom, "elastic": cfg.elastic,
+            "momentum": cfg.momentum, "lighting": cfg.lighting, "zoom": cfg.zoom,
+            "elastic": cfg.elastic,
             "k": n_faces, "batch": cfg.batch, "backend": "none",
             "seed": cfg.seed, "version": __version__, "anchor": cfg.anchor, "device": self.device,
             "switches": {"stickers": cfg.stickers, "highpass": cfg.highpass,

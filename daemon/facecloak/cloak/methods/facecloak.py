@@ -14,10 +14,6 @@ embedding of the same variant (what per-image PGD pushes from). With an anchor g
 similar to the user (the paper's far anchor), chosen once, the same identity
 for every surrogate (the lowest mean cosine to ``e_enrol`` over surrogates).
 
-The loss is the mean of the terms over surrogates and faces; with
-``config.focus`` = tau > 0 it is their soft maximum, log(mean(exp(tau * term))) / tau,
-so the surrogate and variant still least pushed weigh most.
-
 The focusing mechanisms are config switches: Region-Stickers and High-Pass
 live in the budget map (`facecloak.cloak.budget`); attention in
 `facecloak.cloak.attention`; robustness transforms in the base loop.
@@ -28,7 +24,6 @@ other identities, row j the same identity for every surrogate.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
@@ -83,11 +78,7 @@ class FaceCloak(PerturbationMethod):
             if self.anchors is not None:
                 term = term - f @ self.anchors[i]
             terms.append(term)
-        t = torch.stack(terms).flatten()  # one term per (surrogate, face)
-        tau = self.config.focus
-        if not tau:
-            return t.mean()
-        return (torch.logsumexp(tau * t, dim=0) - math.log(t.numel())) / tau  # a soft maximum
+        return torch.stack(terms).mean()  # over surrogates and faces
 
     def effective(self, delta: torch.Tensor) -> torch.Tensor:
         return delta if self.attention is None else delta * self.attention.weights
@@ -100,5 +91,4 @@ class FaceCloak(PerturbationMethod):
         meta = super().metadata(n_faces, **extra)
         meta["anchor_index"] = self.anchor_index
         meta["push_self"] = self.config.push_self
-        meta["focus"] = self.config.focus
         return meta
