@@ -140,6 +140,13 @@ def test_zoom_and_elastic_reach_the_optimisation_within_budget(nets, varied):
         fast(elastic=-1.0)
 
 
+def test_per_image_pgd_ignores_the_next_photo_changes(nets, varied):
+    faces, _ = varied
+    plain = PerImagePGD(fast(steps=3), nets).run(faces[:2])
+    varied_light = PerImagePGD(fast(steps=3, lighting=True, elastic=3.0), nets).run(faces[:2])
+    assert torch.equal(plain, varied_light)  # a per-image delta is fitted to its own photo as it is
+
+
 def test_push_self_adds_each_variants_own_clean_embedding_to_the_loss(nets, varied):
     faces, _ = varied
     index = torch.arange(faces.shape[0])

@@ -148,7 +148,10 @@ class PerturbationMethod(ABC):
         base = max(cfg.eps, cfg.step_size) / 255.0
         step = cfg.step_size / 255.0 * torch.clamp(budget / base, min=1.0)  # every pixel reaches its cap
         transform = RobustnessTransform(cfg.seed) if cfg.robustness else None
-        lighting = LightingJitter(cfg.seed) if cfg.lighting else None
+        # Light and shape changes stand for the user's *next* photo: a universal mask's concern only;
+        # a per-image delta is fitted to the photo it will be added to.
+        lighting = LightingJitter(cfg.seed) if cfg.lighting and self.universal else None
+        elastic = cfg.elastic if self.universal else 0.0
         zoom_rng = np.random.default_rng([cfg.seed, 11])
         momentum = torch.zeros(shape, device=self.device)
         self.history = []
@@ -162,8 +165,8 @@ class PerturbationMethod(ABC):
             eff = self.effective(delta)
             d = eff if self.universal else eff[index]
             x = faces[index] if lighting is None else lighting(faces[index])
-            if cfg.elastic:
-                x = elastic_faces(x, zoom_rng, cfg.elastic)
+            if elastic:
+                x = elastic_faces(x, zoom_rng, elastic)
             x_adv = transform(x, d) if transform is not None else (x + d).clamp(0.0, 1.0)
             if cfg.zoom and zoom_rng.random() < 0.5:
                 x_adv = zoom_faces(x_adv, zoom_rng)
