@@ -344,7 +344,8 @@ class Naive(FaceCloakEnrol):
                    "8/255, surrogate faceplugin only, no stickers/high-pass/attention/robustness")
     fixed = {"eps": 8.0, "steps": 10, "step_size": 1.0, "momentum": 0.0, "k": 8, "batch": None,
              "backend": "augment", "surrogates": ("faceplugin",), "stickers": False, "highpass": False,
-             "attention": False, "robustness": False, "anchor": "none"}
+             "attention": False, "robustness": False, "lighting": False, "zoom": False, "elastic": 0.0,
+             "push_self": False, "anchor": "none"}
 
 
 def _opom(mode: str) -> type[EngineMethod]:
