@@ -32,13 +32,17 @@ def textured_face(seed=0):
 # ---------------------------------------------------------------- config
 def test_default_config_is_mid_preset():
     cfg = CloakConfig()
-    assert (cfg.eps, cfg.sticker_eps, cfg.highpass_eps) == STRENGTHS["mid"] == (8.0, 24.0, 16.0)
+    assert (cfg.eps, cfg.sticker_eps, cfg.highpass_eps) == STRENGTHS["mid"] == (4.0, 32.0, 16.0)
     assert cfg.stickers and cfg.highpass and cfg.attention and cfg.robustness
+    assert cfg.lighting and cfg.zoom and cfg.elastic == 3.0 and cfg.push_self
 
 
 def test_presets_grow_and_overrides_apply():
     low, mid, high = (CloakConfig.for_strength(n) for n in ("low", "mid", "high"))
-    assert low.eps < mid.eps < high.eps and low.sticker_eps < mid.sticker_eps < high.sticker_eps
+    for name in ("eps", "sticker_eps", "highpass_eps"):  # no budget shrinks from low to high
+        assert getattr(low, name) <= getattr(mid, name) <= getattr(high, name)
+    total = [sum(c.budgets().values()) for c in (low, mid, high)]
+    assert total[0] < total[1] < total[2]
     cfg = CloakConfig.for_strength("high", steps=5, eps=10)
     assert (cfg.strength, cfg.steps, cfg.eps, cfg.sticker_eps) == ("high", 5, 10.0, 32.0)
     assert cfg.replace(strength="low").eps == 4.0
@@ -93,11 +97,12 @@ def test_budget_map_combines_base_stickers_and_highpass():
 
 def test_budget_switches_turn_mechanisms_off():
     face = textured_face()
-    flat = budget_map(CloakConfig(stickers=False, highpass=False))  # no face needed
+    budgets = {"eps": 8.0, "sticker_eps": 24.0, "highpass_eps": 16.0}
+    flat = budget_map(CloakConfig(stickers=False, highpass=False, **budgets))  # no face needed
     np.testing.assert_allclose(flat.numpy() * 255, 8.0, atol=1e-4)
-    no_stick = budget_map(CloakConfig(stickers=False), face)[0, 0].numpy() * 255
+    no_stick = budget_map(CloakConfig(stickers=False, **budgets), face)[0, 0].numpy() * 255
     assert no_stick.max() <= 16.0 + 1e-3 and no_stick[:, :40].max() == pytest.approx(8.0, abs=0.1)
-    no_hp = budget_map(CloakConfig(highpass=False), face)[0, 0].numpy() * 255
+    no_hp = budget_map(CloakConfig(highpass=False, **budgets), face)[0, 0].numpy() * 255
     assert set(np.round(np.unique(no_hp), 3)) == {8.0, 24.0}
     with pytest.raises(ValueError, match="aligned face"):
         budget_map(CloakConfig())

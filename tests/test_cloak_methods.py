@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from facecloak.cloak.budget import budget_map, highpass_map, sticker_mask
-from facecloak.cloak.config import CloakConfig
+from facecloak.cloak.config import STRENGTHS, CloakConfig
 from facecloak.cloak.mask import CloakMask
 from facecloak.cloak.methods import METHODS, Cancelled, FaceCloak, OPOM, PerImagePGD, faces_to_tensor, get_method
 from facecloak.cloak.methods.opom import convex_hull_point, project_simplex
@@ -65,7 +65,7 @@ def test_every_method_stays_in_its_budget(name, nets, varied):
     assert mask.linf > 0
     meta = mask.meta
     assert meta["method"].startswith(name.split("-")[0]) and meta["models"] == list(SURROGATE)
-    assert (meta["eps"], meta["sticker_eps"], meta["highpass_eps"]) == (8.0, 24.0, 16.0)
+    assert (meta["eps"], meta["sticker_eps"], meta["highpass_eps"]) == STRENGTHS["mid"]
     assert meta["backend"] == "test" and meta["seed"] == 0 and meta["version"]
     assert CloakMask.from_bytes(mask.to_bytes()).meta["method"] == meta["method"]
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from facecloak.cloak.budget import budget_map
-from facecloak.cloak.config import CloakConfig
+from facecloak.cloak.config import STRENGTHS, CloakConfig
 from facecloak.cloak.enrol import Cancelled, Enrolment, enrol
 from facecloak.errors import FaceTooSmallError, ManyFacesError, NoFaceError
 from facecloak.faces import align_face, load_image
@@ -32,7 +32,7 @@ def test_enrol_one_portrait(portrait):
     assert meta["variant_sources"] == {"photo": 1, "augment": 2}  # "auto" fell back: no GPU or weights here
     assert meta["backend_note"].startswith("Arc2Face not used; it needs")
     assert meta["models"] == ["faceplugin"] and meta["k"] == 3 and meta["steps"] == 2
-    assert meta["strength"] == "mid" and meta["eps"] == 8.0 and meta["seconds"] > 0
+    assert meta["strength"] == "mid" and meta["eps"] == STRENGTHS["mid"][0] and meta["seconds"] > 0
     emb = result.embeddings["faceplugin"]
     assert emb.shape == (512,) and emb.dtype == np.float32 and abs(np.linalg.norm(emb) - 1) < 1e-4
     assert result.seconds > 0 and result.landmarks.shape == (5, 2) and len(result.box) == 4
