@@ -225,6 +225,18 @@ def test_tiny_end_to_end_run(lfw, tmp_path):
 
 
 @pytest.mark.shared
+def test_a_run_that_cannot_measure_latency_fails_before_it_starts(lfw, tmp_path, monkeypatch):
+    from facecloak.bench import privacy
+
+    (tmp_path / "elsewhere" / "data").mkdir(parents=True)  # a shared folder without the photos
+    monkeypatch.setenv("FACECLOAK_SHARED", str(tmp_path / "elsewhere"))
+    with pytest.raises(FaceCloakError, match="latency benchmark needs"):
+        privacy.run(tmp_path / "out", users=["Ian_Thorpe"], distractors=5, methods=["none"], lfw=lfw,
+                    cache_dir=tmp_path / "cache", progress=False, latency=True)
+    assert not (tmp_path / "out").exists() and not (tmp_path / "cache").exists()  # nothing was computed
+
+
+@pytest.mark.shared
 def test_latency_structure(shared_dir):
     from facecloak.bench.latency import measure_latency
 

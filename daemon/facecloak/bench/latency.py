@@ -45,6 +45,8 @@ def largest_photo(folder: Path | None = None) -> Path:
         if shared is None:
             raise FaceCloakError("the latency benchmark needs ../shared/data/photos/deepface")
         folder = shared / "data" / "photos" / "deepface"
+    if not folder.is_dir():
+        raise FaceCloakError(f"the latency benchmark needs the photos of {folder}")
     photos = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
     if not photos:
         raise FaceCloakError(f"no photos in {folder}")

@@ -345,6 +345,10 @@ def run(out_dir: Path | str, *, users: int | Sequence[str] | None = None, quick:
     for v in variants:
         if v not in robustness.VARIANTS:
             raise FaceCloakError(f"unknown variant {v!r}; known: {', '.join(robustness.VARIANTS)}")
+    if latency:  # its photo is needed at the end of a long run: fail now, not then
+        from .latency import largest_photo
+
+        largest_photo()
     method_objs = [get_method(name, strength, overrides) for name in (methods or DEFAULT_METHODS)]
     skipped = {}
     for mo in list(method_objs):
