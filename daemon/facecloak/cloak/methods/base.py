@@ -152,7 +152,7 @@ class PerturbationMethod(ABC):
         # a per-image delta is fitted to the photo it will be added to.
         lighting = LightingJitter(cfg.seed) if cfg.lighting and self.universal else None
         elastic = cfg.elastic if self.universal else 0.0
-        zoom_rng = np.random.default_rng([cfg.seed, 11])
+        shape_rng = np.random.default_rng([cfg.seed, 11])
         momentum = torch.zeros(shape, device=self.device)
         self.history = []
         for t in range(cfg.steps):
@@ -166,10 +166,10 @@ class PerturbationMethod(ABC):
             d = eff if self.universal else eff[index]
             x = faces[index] if lighting is None else lighting(faces[index])
             if elastic:
-                x = elastic_faces(x, zoom_rng, elastic)
+                x = elastic_faces(x, shape_rng, elastic)
             x_adv = transform(x, d) if transform is not None else (x + d).clamp(0.0, 1.0)
-            if cfg.zoom and zoom_rng.random() < 0.5:
-                x_adv = zoom_faces(x_adv, zoom_rng)
+            if cfg.zoom and shape_rng.random() < 0.5:
+                x_adv = zoom_faces(x_adv, shape_rng)
             loss = self.loss([m(x_adv) for m in self.models], index)
             grad, grad_eff = torch.autograd.grad(loss, [delta, eff])
             with torch.no_grad():
