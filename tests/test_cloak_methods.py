@@ -147,6 +147,8 @@ def test_per_image_pgd_ignores_the_next_photo_changes(nets, varied):
     plain = PerImagePGD(fast(steps=3), nets).run(faces[:2])
     varied_light = PerImagePGD(fast(steps=3, lighting=True, elastic=3.0), nets).run(faces[:2])
     assert torch.equal(plain, varied_light)  # a per-image delta is fitted to its own photo as it is
+    meta = PerImagePGD(fast(steps=1, lighting=True, elastic=3.0), nets).fit(faces[:1]).meta
+    assert meta["lighting"] is False and meta["elastic"] == 0.0  # the metadata says what was in effect
 
 
 def test_push_self_adds_each_variants_own_clean_embedding_to_the_loss(nets, varied):

@@ -35,15 +35,15 @@ def rows(run_dir: Path) -> list[str]:
         up = scores["uploaded"]["groups"]
         harsh = next((v for v in HARSH if v in scores), None)
         harsh_cell = f"{_pair(scores[harsh]['groups']['black box'])} ({harsh})" if harsh else "—"
-        sets = ", ".join(f"{k}={v}" for k, v in (m.get("overrides") or {}).items())
         strength = (m.get("config") or {}).get("strength") or m.get("strength")
-        sets = ", ".join(x for x in (f"strength={strength}" if strength not in (None, "mid") else "", sets) if x)
+        sets = [f"strength={strength}"] if strength not in (None, "mid") else []
+        sets += [f"{k}={v}" for k, v in (m.get("overrides") or {}).items()]
         q = m.get("quality") or {}
         ssim = q.get("cloak_face_ssim", {}).get("mean")
         psnr = q.get("cloak_photo_psnr", {}).get("mean")
         enrol = (m.get("speed") or {}).get("enrol_seconds", {}).get("median")
         out.append(" | ".join([
-            f"| {run_dir.name}", doc["meta"]["commit"][:7], name, sets or "—", _pair(up["black box"]),
+            f"| {run_dir.name}", doc["meta"]["commit"][:7], name, ", ".join(sets) or "—", _pair(up["black box"]),
             _pair(up["surrogate"]), _pair(up.get("other")), harsh_cell,
             "—" if ssim is None else f"{ssim:.3f}", "—" if psnr is None else f"{psnr:.1f}",
             "—" if enrol is None else f"{enrol:.0f}",

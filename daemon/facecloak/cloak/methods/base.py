@@ -116,6 +116,12 @@ class PerturbationMethod(ABC):
         """The delta actually added to the faces (attention reweights it); identity by default."""
         return delta
 
+    def face_changes(self) -> tuple[bool, float]:
+        """(lighting, elastic amplitude) in effect: they stand for the user's *next* photo, a universal
+        mask's concern only; a per-image delta is fitted to the photo it will be added to."""
+        cfg = self.config
+        return (cfg.lighting, cfg.elastic) if self.universal else (False, 0.0)
+
     def after_step(self, grad_effective: torch.Tensor, step: int) -> None:
         """Called with d loss / d effective delta after each step (attention updates here)."""
 
@@ -148,10 +154,8 @@ class PerturbationMethod(ABC):
         base = max(cfg.eps, cfg.step_size) / 255.0
         step = cfg.step_size / 255.0 * torch.clamp(budget / base, min=1.0)  # every pixel reaches its cap
         transform = RobustnessTransform(cfg.seed) if cfg.robustness else None
-        # Light and shape changes stand for the user's *next* photo: a universal mask's concern only;
-        # a per-image delta is fitted to the photo it will be added to.
-        lighting = LightingJitter(cfg.seed) if cfg.lighting and self.universal else None
-        elastic = cfg.elastic if self.universal else 0.0
+        relight, elastic = self.face_changes()
+        lighting = LightingJitter(cfg.seed) if relight else None
         shape_rng = np.random.default_rng([cfg.seed, 11])
         momentum = torch.zeros(shape, device=self.device)
         self.history = []
@@ -206,11 +210,11 @@ class PerturbationMethod(ABC):
 
     def metadata(self, n_faces: int, **extra: Any) -> dict[str, Any]:
         cfg = self.config
+        relight, elastic = self.face_changes()
         meta: dict[str, Any] = {
             "method": self.name, "universal": self.universal, "models": self.model_names,
             **cfg.budgets(), "strength": cfg.strength, "steps": cfg.steps, "step_size": cfg.step_size,
-            "momentum": cfg.momentum, "lighting": cfg.lighting, "zoom": cfg.zoom,
-            "elastic": cfg.elastic,
+            "momentum": cfg.momentum, "lighting": relight, "zoom": cfg.zoom, "elastic": elastic,
             "k": n_faces, "batch": cfg.batch, "backend": "none",
             "seed": cfg.seed, "version": __version__, "anchor": cfg.anchor, "device": self.device,
             "switches": {"stickers": cfg.stickers, "highpass": cfg.highpass,

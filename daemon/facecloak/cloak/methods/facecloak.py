@@ -9,8 +9,9 @@ Loss on each surrogate (averaged over surrogates and the batch), minimised:
 ``f`` is the embedding of a cloaked varied face; ``e_enrol`` the clean
 embedding of variant 0 (the photo itself); ``e_centroid`` the normalised
 mean of the clean embeddings of all K variants; ``e_self`` the clean
-embedding of the same variant (what per-image PGD pushes from). With an anchor gallery and
-``config.anchor == "far"``, ``e_anchor`` is the gallery identity least
+embedding of the same variant (what per-image PGD pushes from). With an
+anchor gallery and ``config.anchor == "far"``, ``e_anchor`` is the gallery
+identity least
 similar to the user (the paper's far anchor), chosen once, the same identity
 for every surrogate (the lowest mean cosine to ``e_enrol`` over surrogates).
 
