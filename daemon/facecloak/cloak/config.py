@@ -64,6 +64,11 @@ class CloakConfig:
     stickers, highpass, attention, robustness: the focusing mechanisms and the
         in-loop robustness transforms (JPEG, resize, paste jitter); all on.
     highpass_sigma: Gaussian sigma (aligned pixels) of the high-pass filter.
+    sticker_texture: in [0, 1]; 0 = the whole sticker boxes get ``sticker_eps``;
+        t > 0 scales a sticker pixel's extra budget by ``1 - t * (1 - hp)``
+        (hp = its high-pass texture, `facecloak.cloak.budget`): flat skin
+        inside a box gets less, brows, lashes and lip edges keep it all.
+    attention_floor: the least weight the learnable attention leaves a pixel.
     lighting: fresh light and colour (`facecloak.cloak.transforms.LightingJitter`)
         on the clean faces at every step, so that a universal mask fits more
         than the K fixed variants' lighting.
@@ -101,6 +106,8 @@ class CloakConfig:
     attention: bool = True
     robustness: bool = True
     highpass_sigma: float = 1.5
+    sticker_texture: float = 0.0
+    attention_floor: float = 0.5
     lighting: bool = True
     push_self: bool = True
     zoom: bool = True
@@ -125,6 +132,8 @@ class CloakConfig:
         if self.steps < 0 or self.k < 1 or (self.batch is not None and self.batch < 1):
             raise FaceCloakError(f"need steps >= 0, k >= 1, batch >= 1 or None; "
                                  f"got steps={self.steps}, k={self.k}, batch={self.batch}")
+        if not (0.0 <= self.sticker_texture <= 1.0 and 0.0 <= self.attention_floor <= 1.0):
+            raise FaceCloakError("sticker_texture and attention_floor must be in [0, 1]")
         if self.step_size <= 0 or self.momentum < 0 or self.highpass_sigma <= 0 or self.elastic < 0:
             raise FaceCloakError("step_size and highpass_sigma must be > 0, momentum and elastic >= 0")
         if self.anchor not in ANCHOR_MODES:

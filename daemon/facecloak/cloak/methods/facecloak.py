@@ -67,7 +67,8 @@ class FaceCloak(PerturbationMethod):
             sims = torch.stack([g @ e for g, e in zip(gallery, self.enrol)]).mean(dim=0)  # (M,)
             self.anchor_index = int(sims.argmin())
             self.anchors = [g[self.anchor_index] for g in gallery]
-        self.attention = GradientAttention(faces.shape[-1], device=faces.device) if self.config.attention else None
+        self.attention = GradientAttention(faces.shape[-1], floor=self.config.attention_floor,
+                                            device=faces.device) if self.config.attention else None
 
     def loss(self, embeddings: list[torch.Tensor], index: torch.Tensor) -> torch.Tensor:
         terms = []
