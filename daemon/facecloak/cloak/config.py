@@ -69,6 +69,9 @@ class CloakConfig:
         (hp = its high-pass texture, `facecloak.cloak.budget`): flat skin
         inside a box gets less, brows, lashes and lip edges keep it all.
     attention_floor: the least weight the learnable attention leaves a pixel.
+    feature_dropout: in [0, 1): inside the loop, every convolution output of
+        the surrogates is dropped at this rate, a fresh draw per step (DFANet,
+        Zhong and Deng 2020: a cheap ensemble of perturbed surrogates).
     lighting: fresh light and colour (`facecloak.cloak.transforms.LightingJitter`)
         on the clean faces at every step, so that a universal mask fits more
         than the K fixed variants' lighting.
@@ -108,6 +111,7 @@ class CloakConfig:
     highpass_sigma: float = 1.5
     sticker_texture: float = 0.0
     attention_floor: float = 0.5
+    feature_dropout: float = 0.0
     lighting: bool = True
     push_self: bool = True
     zoom: bool = True
@@ -132,8 +136,9 @@ class CloakConfig:
         if self.steps < 0 or self.k < 1 or (self.batch is not None and self.batch < 1):
             raise FaceCloakError(f"need steps >= 0, k >= 1, batch >= 1 or None; "
                                  f"got steps={self.steps}, k={self.k}, batch={self.batch}")
-        if not (0.0 <= self.sticker_texture <= 1.0 and 0.0 <= self.attention_floor <= 1.0):
-            raise FaceCloakError("sticker_texture and attention_floor must be in [0, 1]")
+        if not (0.0 <= self.sticker_texture <= 1.0 and 0.0 <= self.attention_floor <= 1.0
+                and 0.0 <= self.feature_dropout < 1.0):
+            raise FaceCloakError("sticker_texture, attention_floor must be in [0, 1], feature_dropout in [0, 1)")
         if self.step_size <= 0 or self.momentum < 0 or self.highpass_sigma <= 0 or self.elastic < 0:
             raise FaceCloakError("step_size and highpass_sigma must be > 0, momentum and elastic >= 0")
         if self.anchor not in ANCHOR_MODES:

@@ -437,6 +437,9 @@ class OnnxModule(torch.nn.Module):
                 consts.update(zip(node.output, out if isinstance(out, tuple) else (out,)))
             else:
                 self._nodes.append((fn, attrs, tuple(node.input), tuple(node.output), node.name or node.op_type))
+        #: (p, generator) while set: each Conv output is multiplied by a fresh
+        #: Bernoulli(1 - p) mask / (1 - p) (feature dropout, `feature_dropout`).
+        self.conv_dropout: tuple[float, torch.Generator] | None = None
         if dynamic_batch:
             self._free_batch(model, consts)
         used = {i for node in self._nodes for i in node[2]} | set(self.output_names)
@@ -483,6 +486,10 @@ class OnnxModule(torch.nn.Module):
             except Exception as exc:
                 exc.add_note(f"in ONNX node {name!r} ({', '.join(ins)} -> {', '.join(outs)})")
                 raise
+            if self.conv_dropout is not None and fn is _conv:
+                p, gen = self.conv_dropout
+                keep = torch.rand(out.shape, generator=gen, device=out.device) >= p
+                out = out * keep / (1.0 - p)
             if isinstance(out, tuple):
                 env.update(zip(outs, out))
             else:

@@ -159,6 +159,21 @@ class PerturbationMethod(ABC):
         shape_rng = np.random.default_rng([cfg.seed, 11])
         momentum = torch.zeros(shape, device=self.device)
         self.history = []
+        nets = [m.net for m in self.models if hasattr(getattr(m, "net", None), "conv_dropout")]
+        if cfg.feature_dropout > 0:
+            drop = (cfg.feature_dropout, torch.Generator(device=self.device).manual_seed(cfg.seed + 7))
+            for net in nets:
+                net.conv_dropout = drop
+        try:
+            delta = self._loop(faces, budget, delta, step, momentum, gen, transform, lighting, elastic, shape_rng)
+        finally:
+            for net in nets:
+                net.conv_dropout = None
+        with torch.no_grad():
+            return self.effective(delta.detach()).clamp(-budget, budget).cpu()
+
+    def _loop(self, faces, budget, delta, step, momentum, gen, transform, lighting, elastic, shape_rng):
+        cfg, n = self.config, faces.shape[0]
         for t in range(cfg.steps):
             self.check_stop()
             index = torch.arange(n)
@@ -186,8 +201,7 @@ class PerturbationMethod(ABC):
             self.after_step(grad_eff.detach(), t)
             self.history.append(float(loss.detach()))
             self.progress((t + 1) / cfg.steps, f"step {t + 1}/{cfg.steps}, loss {self.history[-1]:.3f}")
-        with torch.no_grad():
-            return self.effective(delta.detach()).clamp(-budget, budget).cpu()
+        return delta
 
     @torch.no_grad()
     def evaluate_loss(self, faces: torch.Tensor, delta: torch.Tensor | None = None) -> float:
