@@ -120,6 +120,15 @@ def cmd_bench_daemon(args) -> int:
     return 0 if doc["ok"] == doc["requests"] else 1
 
 
+def cmd_bench_enrol(args) -> int:
+    from .bench import enrol_time
+    from .bench.privacy_cli import parse_sets
+
+    doc = enrol_time.run(Path(args.out), args.repeats, args.strength, parse_sets(args.set))
+    print(enrol_time.markdown(doc))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="facecloak",
@@ -165,6 +174,12 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--workers", type=int, help="daemon cloak workers (default: the daemon's)")
     q.add_argument("--out", default="benchmarks/daemon-load", help="output folder")
     q.set_defaults(func=cmd_bench_daemon)
+    q = bsub.add_parser("enrol", help="seconds per enrolment of the portraits in ../shared, models loaded")
+    q.add_argument("--repeats", type=int, default=1, help="enrolments per portrait (default 1)")
+    q.add_argument("--strength", default="mid", help="cloak strength (default mid)")
+    q.add_argument("--set", action="append", metavar="KEY=VALUE", help="CloakConfig override (repeatable)")
+    q.add_argument("--out", default="benchmarks/enrol-time", help="output folder")
+    q.set_defaults(func=cmd_bench_enrol)
     privacy_cli.register(bsub)
     cli_cloak.register(sub)
     cli_export.register(sub)

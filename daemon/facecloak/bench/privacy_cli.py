@@ -17,14 +17,7 @@ from ..cli_options import add_detector_option, add_device_option
 def cmd_bench_privacy(args: argparse.Namespace) -> int:
     from . import privacy
 
-    overrides = {}
-    for item in args.set or []:
-        key, _, value = item.partition("=")
-        if not key or not _:
-            from ..errors import FaceCloakError
-
-            raise FaceCloakError(f"--set wants KEY=VALUE, got {item!r}")
-        overrides[key] = tuple(v for v in value.split(",") if v) if key == "surrogates" else _parse_value(value)
+    overrides = parse_sets(args.set)
     doc = privacy.run(
         Path(args.out), users=args.names or args.users, quick=args.quick, distractors=args.distractors,
         methods=args.methods, strength=args.strength, overrides=overrides or None, models=args.models,
@@ -39,6 +32,19 @@ def cmd_bench_privacy(args: argparse.Namespace) -> int:
         print(f"{name:24} black-box PSR@1 (uploaded) {psr}")
     print(f"wrote {Path(args.out) / 'results.json'}, per_probe.npz and report.md")
     return 0
+
+
+def parse_sets(items: list[str] | None) -> dict:
+    """``--set KEY=VALUE`` items -> CloakConfig overrides (``surrogates`` takes a comma list)."""
+    overrides = {}
+    for item in items or []:
+        key, _, value = item.partition("=")
+        if not key or not _:
+            from ..errors import FaceCloakError
+
+            raise FaceCloakError(f"--set wants KEY=VALUE, got {item!r}")
+        overrides[key] = tuple(v for v in value.split(",") if v) if key == "surrogates" else _parse_value(value)
+    return overrides
 
 
 def _parse_value(text: str):
