@@ -440,6 +440,9 @@ class OnnxModule(torch.nn.Module):
         #: (p, generator) while set: each Conv output is multiplied by a fresh
         #: Bernoulli(1 - p) mask / (1 - p) (feature dropout, `feature_dropout`).
         self.conv_dropout: tuple[float, torch.Generator] | None = None
+        #: While ``tap`` names a value, each forward keeps it in ``tapped`` (intermediate features).
+        self.tap: str | None = None
+        self.tapped: Tensor | None = None
         if dynamic_batch:
             self._free_batch(model, consts)
         used = {i for node in self._nodes for i in node[2]} | set(self.output_names)
@@ -490,12 +493,18 @@ class OnnxModule(torch.nn.Module):
                 p, gen = self.conv_dropout
                 keep = torch.rand(out.shape, generator=gen, device=out.device) >= p
                 out = out * keep / (1.0 - p)
+            if self.tap is not None and self.tap in outs and not isinstance(out, tuple):
+                self.tapped = out
             if isinstance(out, tuple):
                 env.update(zip(outs, out))
             else:
                 env[outs[0]] = out
         result = tuple(env[o] for o in self.output_names)
         return result[0] if len(result) == 1 else result
+
+    def conv_outputs(self) -> list[str]:
+        """The output names of the Conv nodes, in graph order (candidates for ``tap``)."""
+        return [outs[0] for fn, _, _, outs, _ in self._nodes if fn is _conv]
 
     def extra_repr(self) -> str:
         ops = ", ".join(f"{op}: {n}" for op, n in self._ops.most_common())

@@ -123,6 +123,9 @@ class PerturbationMethod(ABC):
         cfg = self.config
         return (cfg.lighting, cfg.elastic) if self.universal else (False, 0.0)
 
+    def teardown(self) -> None:
+        """Called when the loop ends, however it ends (undo what `setup` did to shared models)."""
+
     def after_step(self, grad_effective: torch.Tensor, step: int) -> None:
         """Called with d loss / d effective delta after each step (attention updates here)."""
 
@@ -170,6 +173,7 @@ class PerturbationMethod(ABC):
         finally:
             for net in nets:
                 net.conv_dropout = None
+            self.teardown()
         with torch.no_grad():
             return self.effective(delta.detach()).clamp(-budget, budget).cpu()
 
