@@ -75,9 +75,6 @@ class CloakConfig:
         (hp = its high-pass texture, `facecloak.cloak.budget`): flat skin
         inside a box gets less, brows, lashes and lip edges keep it all.
     attention_floor: the least weight the learnable attention leaves a pixel.
-    feature_dropout: in [0, 1): inside the loop, every convolution output of
-        the surrogates is dropped at this rate, a fresh draw per step (DFANet,
-        Zhong and Deng 2020: a cheap ensemble of perturbed surrogates).
     lighting: fresh light and colour (`facecloak.cloak.transforms.LightingJitter`)
         on the clean faces at every step, so that a universal mask fits more
         than the K fixed variants' lighting.
@@ -117,7 +114,6 @@ class CloakConfig:
     highpass_sigma: float = 1.5
     sticker_texture: float = 0.0
     attention_floor: float = 0.5
-    feature_dropout: float = 0.0
     step_decay: float = 0.0
     feature_weight: float = 0.0
     feature_layer: float = 0.5
@@ -146,9 +142,10 @@ class CloakConfig:
             raise FaceCloakError(f"need steps >= 0, k >= 1, batch >= 1 or None; "
                                  f"got steps={self.steps}, k={self.k}, batch={self.batch}")
         if not (0.0 <= self.sticker_texture <= 1.0 and 0.0 <= self.attention_floor <= 1.0
-                and 0.0 <= self.feature_dropout < 1.0 and 0.0 <= self.step_decay <= 1.0
+                and 0.0 <= self.step_decay <= 1.0
                 and 0.0 <= self.feature_layer <= 1.0 and self.feature_weight >= 0.0):
-            raise FaceCloakError("sticker_texture, attention_floor must be in [0, 1], feature_dropout in [0, 1)")
+            raise FaceCloakError("sticker_texture, attention_floor, step_decay and feature_layer must be in [0, 1], "
+                                 "feature_weight >= 0")
         if self.step_size <= 0 or self.momentum < 0 or self.highpass_sigma <= 0 or self.elastic < 0:
             raise FaceCloakError("step_size and highpass_sigma must be > 0, momentum and elastic >= 0")
         if self.anchor not in ANCHOR_MODES:

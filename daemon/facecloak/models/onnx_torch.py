@@ -437,9 +437,6 @@ class OnnxModule(torch.nn.Module):
                 consts.update(zip(node.output, out if isinstance(out, tuple) else (out,)))
             else:
                 self._nodes.append((fn, attrs, tuple(node.input), tuple(node.output), node.name or node.op_type))
-        #: (p, generator) while set: each Conv output is multiplied by a fresh
-        #: Bernoulli(1 - p) mask / (1 - p) (feature dropout, `feature_dropout`).
-        self.conv_dropout: tuple[float, torch.Generator] | None = None
         #: While ``tap`` names a value, each forward keeps it in ``tapped`` (intermediate features).
         self.tap: str | None = None
         self.tapped: Tensor | None = None
@@ -489,10 +486,6 @@ class OnnxModule(torch.nn.Module):
             except Exception as exc:
                 exc.add_note(f"in ONNX node {name!r} ({', '.join(ins)} -> {', '.join(outs)})")
                 raise
-            if self.conv_dropout is not None and fn is _conv:
-                p, gen = self.conv_dropout
-                keep = torch.rand(out.shape, generator=gen, device=out.device) >= p
-                out = out * keep / (1.0 - p)
             if self.tap is not None and self.tap in outs and not isinstance(out, tuple):
                 self.tapped = out
             if isinstance(out, tuple):

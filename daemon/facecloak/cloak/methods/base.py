@@ -163,21 +163,17 @@ class PerturbationMethod(ABC):
         shape_rng = np.random.default_rng([cfg.seed, 11])
         momentum = torch.zeros(shape, device=self.device)
         self.history = []
-        nets = [m.net for m in self.models if hasattr(getattr(m, "net", None), "conv_dropout")]
-        if cfg.feature_dropout > 0:
-            drop = (cfg.feature_dropout, torch.Generator(device=self.device).manual_seed(cfg.seed + 7))
-            for net in nets:
-                net.conv_dropout = drop
         try:
             delta = self._loop(faces, budget, delta, step, momentum, gen, transform, lighting, elastic, shape_rng)
         finally:
-            for net in nets:
-                net.conv_dropout = None
             self.teardown()
         with torch.no_grad():
             return self.effective(delta.detach()).clamp(-budget, budget).cpu()
 
-    def _loop(self, faces, budget, delta, step, momentum, gen, transform, lighting, elastic, shape_rng):
+    def _loop(self, faces: torch.Tensor, budget: torch.Tensor, delta: torch.Tensor, step: torch.Tensor,
+              momentum: torch.Tensor, gen: torch.Generator, transform: RobustnessTransform | None,
+              lighting: LightingJitter | None, elastic: float, shape_rng: np.random.Generator) -> torch.Tensor:
+        """The sign-gradient steps of `run`; returns the raw delta."""
         cfg, n = self.config, faces.shape[0]
         for t in range(cfg.steps):
             self.check_stop()
