@@ -75,6 +75,8 @@ class CloakConfig:
         (hp = its high-pass texture, `facecloak.cloak.budget`): flat skin
         inside a box gets less, brows, lashes and lip edges keep it all.
     attention_floor: the least weight the learnable attention leaves a pixel.
+    attention_quantile: pixels whose attention average is at or above this
+        quantile keep their whole budget (`facecloak.cloak.attention`).
     lighting: fresh light and colour (`facecloak.cloak.transforms.LightingJitter`)
         on the clean faces at every step, so that a universal mask fits more
         than the K fixed variants' lighting.
@@ -114,6 +116,7 @@ class CloakConfig:
     highpass_sigma: float = 1.5
     sticker_texture: float = 0.0
     attention_floor: float = 0.5
+    attention_quantile: float = 0.6
     step_decay: float = 0.0
     feature_weight: float = 0.0
     feature_layer: float = 0.5
@@ -142,6 +145,7 @@ class CloakConfig:
             raise FaceCloakError(f"need steps >= 0, k >= 1, batch >= 1 or None; "
                                  f"got steps={self.steps}, k={self.k}, batch={self.batch}")
         if not (0.0 <= self.sticker_texture <= 1.0 and 0.0 <= self.attention_floor <= 1.0
+                and 0.0 < self.attention_quantile <= 1.0
                 and 0.0 <= self.step_decay <= 1.0
                 and 0.0 <= self.feature_layer <= 1.0 and self.feature_weight >= 0.0):
             raise FaceCloakError("sticker_texture, attention_floor, step_decay and feature_layer must be in [0, 1], "

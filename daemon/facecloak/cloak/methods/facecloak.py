@@ -78,6 +78,7 @@ class FaceCloak(PerturbationMethod):
                     m(faces)
                     self.clean_feats.append(F.normalize(m.net.tapped.flatten(1), dim=1))
         self.attention = GradientAttention(faces.shape[-1], floor=self.config.attention_floor,
+                                            quantile=self.config.attention_quantile,
                                             device=faces.device) if self.config.attention else None
 
     def loss(self, embeddings: list[torch.Tensor], index: torch.Tensor) -> torch.Tensor:
