@@ -92,18 +92,13 @@ def budget_map(config: CloakConfig, aligned_face: np.ndarray | None = None, size
         aligned_face: (S, S, 3) uint8 RGB, the face the high-pass map is taken from.
     """
     budget = np.full((size, size), config.eps, np.float32)
-    texture = config.stickers and config.sticker_texture > 0
-    hp = None
-    if config.highpass or texture:
+    if config.highpass:
         if aligned_face is None:
             raise ValueError("the high-pass budget needs the aligned face (or highpass=False)")
         if aligned_face.shape[:2] != (size, size):
             raise ValueError(f"aligned face must be {size}x{size}, got {aligned_face.shape}")
         hp = highpass_map(aligned_face, config.highpass_sigma)
-    if config.highpass:
         budget = np.maximum(budget, config.eps + (config.highpass_eps - config.eps) * hp)
     if config.stickers:
-        weight = 1.0 - config.sticker_texture * (1.0 - hp) if texture else 1.0
-        sticker = config.eps + (config.sticker_eps - config.eps) * weight
-        budget = np.where(sticker_mask(size), np.maximum(budget, sticker), budget)
+        budget = np.where(sticker_mask(size), np.maximum(budget, config.sticker_eps), budget)
     return torch.from_numpy(budget / 255.0).reshape(1, 1, size, size).float()

@@ -70,10 +70,6 @@ class CloakConfig:
     stickers, highpass, attention, robustness: the focusing mechanisms and the
         in-loop robustness transforms (JPEG, resize, paste jitter); all on.
     highpass_sigma: Gaussian sigma (aligned pixels) of the high-pass filter.
-    sticker_texture: in [0, 1]; 0 = the whole sticker boxes get ``sticker_eps``;
-        t > 0 scales a sticker pixel's extra budget by ``1 - t * (1 - hp)``
-        (hp = its high-pass texture, `facecloak.cloak.budget`): flat skin
-        inside a box gets less, brows, lashes and lip edges keep it all.
     attention_floor: the least weight the learnable attention leaves a pixel.
     attention_quantile: pixels whose attention average is at or above this
         quantile keep their whole budget (`facecloak.cloak.attention`).
@@ -114,7 +110,6 @@ class CloakConfig:
     attention: bool = True
     robustness: bool = True
     highpass_sigma: float = 1.5
-    sticker_texture: float = 0.0
     attention_floor: float = 0.5
     attention_quantile: float = 0.6
     step_decay: float = 0.0
@@ -144,11 +139,11 @@ class CloakConfig:
         if self.steps < 0 or self.k < 1 or (self.batch is not None and self.batch < 1):
             raise FaceCloakError(f"need steps >= 0, k >= 1, batch >= 1 or None; "
                                  f"got steps={self.steps}, k={self.k}, batch={self.batch}")
-        if not (0.0 <= self.sticker_texture <= 1.0 and 0.0 <= self.attention_floor <= 1.0
+        if not (0.0 <= self.attention_floor <= 1.0
                 and 0.0 < self.attention_quantile <= 1.0
                 and 0.0 <= self.step_decay <= 1.0
                 and 0.0 <= self.feature_layer <= 1.0 and self.feature_weight >= 0.0):
-            raise FaceCloakError("sticker_texture, attention_floor, step_decay and feature_layer must be in [0, 1], "
+            raise FaceCloakError("attention_floor, attention_quantile, step_decay and feature_layer must be in [0, 1], "
                                  "feature_weight >= 0")
         if self.step_size <= 0 or self.momentum < 0 or self.highpass_sigma <= 0 or self.elastic < 0:
             raise FaceCloakError("step_size and highpass_sigma must be > 0, momentum and elastic >= 0")
