@@ -56,10 +56,6 @@ class CloakConfig:
     steps: optimisation steps; step_size: sign-step on base pixels, /255 units
         (pixels with a larger budget step proportionally larger, so that every
         pixel can reach its cap in the same number of steps).
-    feature_weight, feature_layer: FaceCloak also pushes the cloaked faces'
-        intermediate features (the output of the convolution at this fraction
-        of each surrogate's depth) from their clean ones, with this weight
-        (0 = off): feature-level losses transfer better between models.
     step_decay: 0 = every step the same size; f in (0, 1]: the step shrinks
         from step_size to f * step_size along a cosine over the run.
     momentum: MI-FGSM decay (1.0 = plain accumulation of L1-normalised grads).
@@ -113,8 +109,6 @@ class CloakConfig:
     attention_floor: float = 0.5
     attention_quantile: float = 0.6
     step_decay: float = 0.0
-    feature_weight: float = 0.0
-    feature_layer: float = 0.5
     lighting: bool = True
     push_self: bool = True
     zoom: bool = True
@@ -141,10 +135,8 @@ class CloakConfig:
                                  f"got steps={self.steps}, k={self.k}, batch={self.batch}")
         if not (0.0 <= self.attention_floor <= 1.0
                 and 0.0 < self.attention_quantile <= 1.0
-                and 0.0 <= self.step_decay <= 1.0
-                and 0.0 <= self.feature_layer <= 1.0 and self.feature_weight >= 0.0):
-            raise FaceCloakError("attention_floor, attention_quantile, step_decay and feature_layer must be in [0, 1], "
-                                 "feature_weight >= 0")
+                and 0.0 <= self.step_decay <= 1.0):
+            raise FaceCloakError("attention_floor and step_decay must be in [0, 1], attention_quantile in (0, 1]")
         if self.step_size <= 0 or self.momentum < 0 or self.highpass_sigma <= 0 or self.elastic < 0:
             raise FaceCloakError("step_size and highpass_sigma must be > 0, momentum and elastic >= 0")
         if self.anchor not in ANCHOR_MODES:

@@ -437,9 +437,6 @@ class OnnxModule(torch.nn.Module):
                 consts.update(zip(node.output, out if isinstance(out, tuple) else (out,)))
             else:
                 self._nodes.append((fn, attrs, tuple(node.input), tuple(node.output), node.name or node.op_type))
-        #: While ``tap`` names a value, each forward keeps it in ``tapped`` (intermediate features).
-        self.tap: str | None = None
-        self.tapped: Tensor | None = None
         if dynamic_batch:
             self._free_batch(model, consts)
         used = {i for node in self._nodes for i in node[2]} | set(self.output_names)
@@ -486,18 +483,12 @@ class OnnxModule(torch.nn.Module):
             except Exception as exc:
                 exc.add_note(f"in ONNX node {name!r} ({', '.join(ins)} -> {', '.join(outs)})")
                 raise
-            if self.tap is not None and self.tap in outs and not isinstance(out, tuple):
-                self.tapped = out
             if isinstance(out, tuple):
                 env.update(zip(outs, out))
             else:
                 env[outs[0]] = out
         result = tuple(env[o] for o in self.output_names)
         return result[0] if len(result) == 1 else result
-
-    def conv_outputs(self) -> list[str]:
-        """The output names of the Conv nodes, in graph order (candidates for ``tap``)."""
-        return [outs[0] for fn, _, _, outs, _ in self._nodes if fn is _conv]
 
     def extra_repr(self) -> str:
         ops = ", ".join(f"{op}: {n}" for op, n in self._ops.most_common())

@@ -123,9 +123,6 @@ class PerturbationMethod(ABC):
         cfg = self.config
         return (cfg.lighting, cfg.elastic) if self.universal else (False, 0.0)
 
-    def teardown(self) -> None:
-        """Called when the loop ends, however it ends (undo what `setup` did to shared models)."""
-
     def after_step(self, grad_effective: torch.Tensor, step: int) -> None:
         """Called with d loss / d effective delta after each step (attention updates here)."""
 
@@ -163,18 +160,6 @@ class PerturbationMethod(ABC):
         shape_rng = np.random.default_rng([cfg.seed, 11])
         momentum = torch.zeros(shape, device=self.device)
         self.history = []
-        try:
-            delta = self._loop(faces, budget, delta, step, momentum, gen, transform, lighting, elastic, shape_rng)
-        finally:
-            self.teardown()
-        with torch.no_grad():
-            return self.effective(delta.detach()).clamp(-budget, budget).cpu()
-
-    def _loop(self, faces: torch.Tensor, budget: torch.Tensor, delta: torch.Tensor, step: torch.Tensor,
-              momentum: torch.Tensor, gen: torch.Generator, transform: RobustnessTransform | None,
-              lighting: LightingJitter | None, elastic: float, shape_rng: np.random.Generator) -> torch.Tensor:
-        """The sign-gradient steps of `run`; returns the raw delta."""
-        cfg, n = self.config, faces.shape[0]
         for t in range(cfg.steps):
             self.check_stop()
             index = torch.arange(n)
@@ -197,7 +182,7 @@ class PerturbationMethod(ABC):
                 grad = grad / grad.abs().mean(dim=dims, keepdim=True).clamp_min(1e-12)
                 momentum = cfg.momentum * momentum + grad
                 scale = 1.0
-                if cfg.step_decay:  # cosine from 1 to step_decay's floor over the run
+                if cfg.step_decay:  # cosine from 1 to step_decay over the run
                     scale = cfg.step_decay + (1.0 - cfg.step_decay) * 0.5 * (1.0 + math.cos(math.pi * t / cfg.steps))
                 delta = (delta.detach() - scale * step * momentum.sign()).clamp(-budget, budget)
                 if not self.universal:  # a per-image delta keeps its own face in range
@@ -205,7 +190,8 @@ class PerturbationMethod(ABC):
             self.after_step(grad_eff.detach(), t)
             self.history.append(float(loss.detach()))
             self.progress((t + 1) / cfg.steps, f"step {t + 1}/{cfg.steps}, loss {self.history[-1]:.3f}")
-        return delta
+        with torch.no_grad():
+            return self.effective(delta.detach()).clamp(-budget, budget).cpu()
 
     @torch.no_grad()
     def evaluate_loss(self, faces: torch.Tensor, delta: torch.Tensor | None = None) -> float:

@@ -67,16 +67,6 @@ class FaceCloak(PerturbationMethod):
             sims = torch.stack([g @ e for g, e in zip(gallery, self.enrol)]).mean(dim=0)  # (M,)
             self.anchor_index = int(sims.argmin())
             self.anchors = [g[self.anchor_index] for g in gallery]
-        self.nets, self.clean_feats = [], []
-        if self.config.feature_weight > 0:
-            self.nets = [m.net for m in self.models]
-            for net in self.nets:
-                convs = net.conv_outputs()
-                net.tap = convs[min(len(convs) - 1, int(self.config.feature_layer * len(convs)))]
-            with torch.no_grad():
-                for m in self.models:
-                    m(faces)
-                    self.clean_feats.append(F.normalize(m.net.tapped.flatten(1), dim=1))
         self.attention = GradientAttention(faces.shape[-1], floor=self.config.attention_floor,
                                             quantile=self.config.attention_quantile,
                                             device=faces.device) if self.config.attention else None
@@ -90,15 +80,8 @@ class FaceCloak(PerturbationMethod):
                 term = 0.5 * (f @ self.enrol[i] + f @ self.centroid[i])
             if self.anchors is not None:
                 term = term - f @ self.anchors[i]
-            if self.clean_feats:
-                feat = F.normalize(self.nets[i].tapped.flatten(1), dim=1)
-                term = term + self.config.feature_weight * (feat * self.clean_feats[i][index]).sum(dim=1)
             terms.append(term)
-        return torch.stack(terms).mean()
-
-    def teardown(self) -> None:
-        for net in self.nets:
-            net.tap, net.tapped = None, None  # over surrogates and faces
+        return torch.stack(terms).mean()  # over surrogates and faces
 
     def effective(self, delta: torch.Tensor) -> torch.Tensor:
         return delta if self.attention is None else delta * self.attention.weights
