@@ -218,3 +218,30 @@ def test_lighting_fits_the_mask_under_fresh_light_within_its_budget(nets, varied
     assert np.all(np.abs(lit.delta) <= budget[..., None] + 1e-3) and lit.linf > 0
     assert lit.meta["lighting"] is True and plain.meta["lighting"] is False
     assert not np.array_equal(lit.delta, plain.delta)  # the light reached the optimisation
+
+
+def test_attention_floor_and_quantile_reach_the_attention_and_the_metadata(nets, varied):
+    faces, face0 = varied
+    method = FaceCloak(fast(attention_floor=0.0, attention_quantile=0.8, steps=4), nets)
+    mask = method.fit(faces, face0)
+    weights = method.attention.weights
+    assert float(weights.min()) < 0.5  # below the old fixed floor: flat regions give up their budget
+    assert float((weights >= 1.0 - 1e-6).float().mean()) == pytest.approx(0.2, abs=0.02)  # the top 20% keep it all
+    assert mask.meta["attention"] == {"floor": 0.0, "quantile": 0.8}
+    budget = budget_map(fast(), face0)[0, 0].numpy() * 255
+    assert np.all(np.abs(mask.delta) <= budget[..., None] + 1e-3)
+    for bad in (dict(attention_floor=-0.1), dict(attention_quantile=0.0), dict(step_decay=1.5)):
+        with pytest.raises(FaceCloakError):
+            fast(**bad)
+
+
+def test_step_decay_shrinks_the_later_steps(nets, varied):
+    faces, _ = varied
+    # No caps in reach (eps 50, stickers and high-pass off) and no attention: two sign steps of
+    # 1/255 and then (f + (1 - f) / 2)/255 leave every pixel at their sum or their difference.
+    cfg = fast(steps=2, eps=50.0, stickers=False, highpass=False, attention=False)
+    for decay, sizes in ((0.0, {0.0, 2.0}), (0.1, {0.45, 1.55})):
+        delta = PerImagePGD(cfg.replace(step_decay=decay), nets).run(faces[:1]) * 255
+        inside = (faces[:1] * 255 + delta > 0.5) & (faces[:1] * 255 + delta < 254.5)  # not clipped by [0, 1]
+        found = delta[inside].abs().numpy().astype(np.float64)
+        assert {round(float(v), 2) for v in np.unique(np.round(found, 2))} <= sizes and found.size > 0

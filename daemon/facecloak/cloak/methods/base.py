@@ -218,6 +218,7 @@ class PerturbationMethod(ABC):
         meta: dict[str, Any] = {
             "method": self.name, "universal": self.universal, "models": self.model_names,
             **cfg.budgets(), "strength": cfg.strength, "steps": cfg.steps, "step_size": cfg.step_size,
+            "step_decay": cfg.step_decay,
             "momentum": cfg.momentum, "lighting": relight, "zoom": cfg.zoom, "elastic": elastic,
             "k": n_faces, "batch": cfg.batch, "backend": "none",
             "seed": cfg.seed, "version": __version__, "anchor": cfg.anchor, "device": self.device,

@@ -94,4 +94,6 @@ class FaceCloak(PerturbationMethod):
         meta = super().metadata(n_faces, **extra)
         meta["anchor_index"] = self.anchor_index
         meta["push_self"] = self.config.push_self
+        if self.config.attention:
+            meta["attention"] = {"floor": self.config.attention_floor, "quantile": self.config.attention_quantile}
         return meta
