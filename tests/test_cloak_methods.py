@@ -230,18 +230,7 @@ def test_attention_floor_and_quantile_reach_the_attention_and_the_metadata(nets,
     assert mask.meta["attention"] == {"floor": 0.0, "quantile": 0.8}
     budget = budget_map(fast(), face0)[0, 0].numpy() * 255
     assert np.all(np.abs(mask.delta) <= budget[..., None] + 1e-3)
-    for bad in (dict(attention_floor=-0.1), dict(attention_quantile=0.0), dict(step_decay=1.5)):
+    for bad in (dict(attention_floor=-0.1), dict(attention_quantile=0.0)):
         with pytest.raises(FaceCloakError):
             fast(**bad)
 
-
-def test_step_decay_shrinks_the_later_steps(nets, varied):
-    faces, _ = varied
-    # No caps in reach (eps 50, stickers and high-pass off) and no attention: two sign steps of
-    # 1/255 and then (f + (1 - f) / 2)/255 leave every pixel at their sum or their difference.
-    cfg = fast(steps=2, eps=50.0, stickers=False, highpass=False, attention=False)
-    for decay, sizes in ((0.0, {0.0, 2.0}), (0.1, {0.45, 1.55})):
-        delta = PerImagePGD(cfg.replace(step_decay=decay), nets).run(faces[:1]) * 255
-        inside = (faces[:1] * 255 + delta > 0.5) & (faces[:1] * 255 + delta < 254.5)  # not clipped by [0, 1]
-        found = delta[inside].abs().numpy().astype(np.float64)
-        assert {round(float(v), 2) for v in np.unique(np.round(found, 2))} <= sizes and found.size > 0

@@ -56,8 +56,6 @@ class CloakConfig:
     steps: optimisation steps; step_size: sign-step on base pixels, /255 units
         (pixels with a larger budget step proportionally larger, so that every
         pixel can reach its cap in the same number of steps).
-    step_decay: 0 = every step the same size; f in (0, 1]: the step shrinks
-        from step_size to f * step_size along a cosine over the run.
     momentum: MI-FGSM decay (1.0 = plain accumulation of L1-normalised grads).
     k: number of varied images of the person (variant 0 is the photo itself).
     batch: variants per step (a fresh random subset each step); None = all k.
@@ -108,7 +106,6 @@ class CloakConfig:
     highpass_sigma: float = 1.5
     attention_floor: float = 0.5
     attention_quantile: float = 0.6
-    step_decay: float = 0.0
     lighting: bool = True
     push_self: bool = True
     zoom: bool = True
@@ -134,9 +131,8 @@ class CloakConfig:
             raise FaceCloakError(f"need steps >= 0, k >= 1, batch >= 1 or None; "
                                  f"got steps={self.steps}, k={self.k}, batch={self.batch}")
         if not (0.0 <= self.attention_floor <= 1.0
-                and 0.0 < self.attention_quantile <= 1.0
-                and 0.0 <= self.step_decay <= 1.0):
-            raise FaceCloakError("attention_floor and step_decay must be in [0, 1], attention_quantile in (0, 1]")
+                and 0.0 < self.attention_quantile <= 1.0):
+            raise FaceCloakError("attention_floor must be in [0, 1], attention_quantile in (0, 1]")
         if self.step_size <= 0 or self.momentum < 0 or self.highpass_sigma <= 0 or self.elastic < 0:
             raise FaceCloakError("step_size and highpass_sigma must be > 0, momentum and elastic >= 0")
         if self.anchor not in ANCHOR_MODES:

@@ -26,7 +26,6 @@ identity on the surrogates. Model normalisation lives in the model wrappers.
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
@@ -181,10 +180,7 @@ class PerturbationMethod(ABC):
                 dims = (1, 2, 3)
                 grad = grad / grad.abs().mean(dim=dims, keepdim=True).clamp_min(1e-12)
                 momentum = cfg.momentum * momentum + grad
-                scale = 1.0
-                if cfg.step_decay:  # cosine from 1 to step_decay over the run
-                    scale = cfg.step_decay + (1.0 - cfg.step_decay) * 0.5 * (1.0 + math.cos(math.pi * t / cfg.steps))
-                delta = (delta.detach() - scale * step * momentum.sign()).clamp(-budget, budget)
+                delta = (delta.detach() - step * momentum.sign()).clamp(-budget, budget)
                 if not self.universal:  # a per-image delta keeps its own face in range
                     delta = (faces + delta).clamp(0.0, 1.0) - faces
             self.after_step(grad_eff.detach(), t)
@@ -218,7 +214,6 @@ class PerturbationMethod(ABC):
         meta: dict[str, Any] = {
             "method": self.name, "universal": self.universal, "models": self.model_names,
             **cfg.budgets(), "strength": cfg.strength, "steps": cfg.steps, "step_size": cfg.step_size,
-            "step_decay": cfg.step_decay,
             "momentum": cfg.momentum, "lighting": relight, "zoom": cfg.zoom, "elastic": elastic,
             "k": n_faces, "batch": cfg.batch, "backend": "none",
             "seed": cfg.seed, "version": __version__, "anchor": cfg.anchor, "device": self.device,
