@@ -10,7 +10,10 @@ to [0, 1], then lifted to [floor, 1]. Pixels where the surrogates are
 sensitive (typically eyes, brows, nose bridge) keep their full budget; flat
 regions where noise buys little are damped towards ``floor``, which makes the
 mask less visible at nearly the same protection. Because ``A`` only ever
-scales the delta down, the per-pixel budget still holds.
+scales the delta down, the per-pixel budget still holds. With the default
+floor 0 the least useful pixels give up their budget entirely: on ten LFW
+users that raised face SSIM from 0.83 to 0.85 at the same black-box
+protection (benchmarks/ablation, ``af0``; floor 0.5 before).
 
 Shape: weights (1, 1, S, S) float32; gradients (B, 3, S, S).
 """
@@ -43,7 +46,7 @@ class GradientAttention:
     device: where the weights live (the gradients' device).
     """
 
-    def __init__(self, size: int = 112, decay: float = 0.8, sigma: float = 3.0, floor: float = 0.5,
+    def __init__(self, size: int = 112, decay: float = 0.8, sigma: float = 3.0, floor: float = 0.0,
                  quantile: float = 0.6, warmup: int = 2, device: torch.device | str = "cpu"):
         self.weights = torch.ones(1, 1, size, size, device=device)
         self.decay, self.sigma, self.floor, self.quantile, self.warmup = decay, sigma, floor, quantile, warmup

@@ -64,7 +64,8 @@ class CloakConfig:
     stickers, highpass, attention, robustness: the focusing mechanisms and the
         in-loop robustness transforms (JPEG, resize, paste jitter); all on.
     highpass_sigma: Gaussian sigma (aligned pixels) of the high-pass filter.
-    attention_floor: the least weight the learnable attention leaves a pixel.
+    attention_floor: the least weight the learnable attention leaves a pixel
+        (0: pixels where the surrogates are least sensitive give up their budget).
     attention_quantile: pixels whose attention average is at or above this
         quantile keep their whole budget (`facecloak.cloak.attention`).
     lighting: fresh light and colour (`facecloak.cloak.transforms.LightingJitter`)
@@ -104,7 +105,7 @@ class CloakConfig:
     attention: bool = True
     robustness: bool = True
     highpass_sigma: float = 1.5
-    attention_floor: float = 0.5
+    attention_floor: float = 0.0
     attention_quantile: float = 0.6
     lighting: bool = True
     push_self: bool = True
