@@ -233,4 +233,3 @@ def test_attention_floor_and_quantile_reach_the_attention_and_the_metadata(nets,
     for bad in (dict(attention_floor=-0.1), dict(attention_quantile=0.0)):
         with pytest.raises(FaceCloakError):
             fast(**bad)
-
