@@ -9,7 +9,6 @@ holds ``fr_feature.onnx`` and its sibling models) and YuNet from ``shared``.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np

@@ -16,7 +16,8 @@ class Browser:
                 "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--no-first-run"]
         self.context = playwright.chromium.launch_persistent_context(
-            str(user_dir), executable_path=str(CHROMIUM), headless=True, args=args, viewport={"width": 1100, "height": 900})
+            str(user_dir), executable_path=str(CHROMIUM), headless=True, args=args,
+            viewport={"width": 1100, "height": 900})
         workers = self.context.service_workers or [self.context.wait_for_event("serviceworker", timeout=30000)]
         self.extension_id = workers[0].url.split("/")[2]
 

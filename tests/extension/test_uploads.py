@@ -13,7 +13,7 @@ import io
 import pytest
 from PIL import Image
 
-from ext_checks import assert_cloaked, choose, notice_text, open_page, pixels, wait_notice
+from ext_checks import assert_cloaked, choose, open_page, pixels, wait_notice
 
 ENABLED = "127.0.0.1"
 DISABLED = "localhost"

@@ -454,7 +454,9 @@ class OnnxModule(torch.nn.Module):
 
     def _free_batch(self, model: onnx.ModelProto, consts: dict[str, Tensor]) -> None:
         """Make constant Reshape targets that hold the fixed batch size copy it instead."""
-        dim0 = lambda vi: vi.type.tensor_type.shape.dim[0].dim_value if vi.type.tensor_type.shape.dim else 0
+        def dim0(vi) -> int:
+            return vi.type.tensor_type.shape.dim[0].dim_value if vi.type.tensor_type.shape.dim else 0
+
         batches = {dim0(i) for i in model.graph.input if i.name in self.input_names}
         if len(batches) != 1 or 0 in batches:
             return  # batch already dynamic, or inputs disagree
