@@ -46,13 +46,12 @@ def run(out: Path, repeats: int = 1, strength: str = "mid", overrides: dict | No
 
     from ..cloak.config import CloakConfig
     from ..cloak.enrol import enrol
-    from ..cloak.surrogates import load_surrogates, set_threads
+    from ..cloak.surrogates import set_threads
 
     config = CloakConfig.for_strength(strength, **(overrides or {}))
     photos = portraits(folder)
     threads = set_threads()
-    load_surrogates(config.surrogates, config.device)
-    enrol(photos[0].read_bytes(), config.replace(steps=1, k=1))  # warm-up: detector, match model, first-call costs
+    enrol(photos[0].read_bytes(), config.replace(steps=1, k=1))  # warm-up: loads every model, first-call costs
     load_before = os.getloadavg()
     rows = []
     for r in range(repeats):

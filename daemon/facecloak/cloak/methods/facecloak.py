@@ -11,9 +11,9 @@ embedding of variant 0 (the photo itself); ``e_centroid`` the normalised
 mean of the clean embeddings of all K variants; ``e_self`` the clean
 embedding of the same variant (what per-image PGD pushes from). With an
 anchor gallery and ``config.anchor == "far"``, ``e_anchor`` is the gallery
-identity least
-similar to the user (the paper's far anchor), chosen once, the same identity
-for every surrogate (the lowest mean cosine to ``e_enrol`` over surrogates).
+identity least similar to the user (the paper's far anchor), chosen once,
+the same identity for every surrogate (the lowest mean cosine to
+``e_enrol`` over surrogates).
 
 The focusing mechanisms are config switches: Region-Stickers and High-Pass
 live in the budget map (`facecloak.cloak.budget`); attention in
