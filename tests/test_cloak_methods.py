@@ -233,3 +233,23 @@ def test_attention_floor_and_quantile_reach_the_attention_and_the_metadata(nets,
     for bad in (dict(attention_floor=-0.1), dict(attention_quantile=0.0)):
         with pytest.raises(FaceCloakError):
             fast(**bad)
+
+
+def test_the_loop_tunes_its_threads_on_the_cpu_and_restores_them(nets, varied, monkeypatch):
+    from facecloak.cloak.threads import usable_cpus
+
+    monkeypatch.delenv("FACECLOAK_THREADS", raising=False)
+    faces, face0 = varied
+    before = torch.get_num_threads()
+    method = FaceCloak(fast(steps=4), nets)
+    method.run(faces, face0=face0)
+    assert torch.get_num_threads() == before
+    if usable_cpus() >= 2:  # one probe (steps 1 and 2), kept count one of the two it timed
+        [(step, many, few, kept)] = method.thread_choices
+        assert step == 1 and many > 0 and few > 0 and kept in (usable_cpus() // 2, usable_cpus())
+    else:
+        assert method.thread_choices == []
+    monkeypatch.setenv("FACECLOAK_THREADS", "1")
+    fixed = FaceCloak(fast(steps=4), nets)
+    fixed.run(faces, face0=face0)
+    assert fixed.thread_choices == []

@@ -20,10 +20,19 @@ def test_bench_enrol_times_each_portrait_and_reports_the_median(photos_dir, tmp_
     assert seconds[0] > 0 and doc["seconds"]["min"] == seconds[0] and doc["seconds"]["max"] == seconds[-1]
     assert seconds[0] <= doc["seconds"]["median"] <= seconds[-1]
     assert doc["config"]["steps"] == 1 and doc["config"]["k"] == 2 and doc["torch_threads"] >= 1
-    assert len(doc["load_average_before"]) == 3
+    assert len(doc["load_average_before"]) == 3 and doc["busy_processes"] == 0
+    assert all(isinstance(r["thread_probes"], list) for r in rows)  # one step: no probe
     on_disk = json.loads((tmp_path / "out" / "results.json").read_text())
     assert on_disk["seconds"] == doc["seconds"]
     assert f"**Median {doc['seconds']['median']:.1f} s**" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_busy_processes_spin_until_the_block_ends():
+    from facecloak.bench.enrol_time import busy_processes
+
+    with busy_processes(2) as spinners:
+        assert len(spinners) == 2 and all(p.poll() is None for p in spinners)
+    assert all(p.returncode is not None for p in spinners)
 
 
 def test_bench_enrol_cli_refuses_a_bad_override(tmp_path, capsys):

@@ -124,7 +124,7 @@ def cmd_bench_enrol(args) -> int:
     from .bench import enrol_time
     from .bench.privacy_cli import parse_sets
 
-    doc = enrol_time.run(Path(args.out), args.repeats, args.strength, parse_sets(args.set))
+    doc = enrol_time.run(Path(args.out), args.repeats, args.strength, parse_sets(args.set), load=args.load)
     print(enrol_time.markdown(doc))
     return 0
 
@@ -178,6 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--repeats", type=int, default=1, help="enrolments per portrait (default 1)")
     q.add_argument("--strength", default="mid", help="cloak strength (default mid)")
     q.add_argument("--set", action="append", metavar="KEY=VALUE", help="CloakConfig override (repeatable)")
+    q.add_argument("--load", type=int, default=0,
+                   help="processes that each keep a core busy while it runs (default 0: idle machine)")
     q.add_argument("--out", default="benchmarks/enrol-time", help="output folder")
     q.set_defaults(func=cmd_bench_enrol)
     privacy_cli.register(bsub)

@@ -8,15 +8,23 @@ daemon, where they stay loaded between enrolments. Each enrolment is timed
 from the encoded photo to the fitted mask (`facecloak.cloak.enrol.enrol`).
 The system load average is recorded before and after: these timings mean
 something only on an otherwise idle machine, and the report says how busy
-it was. Torch's thread count is the engine's own choice
-(`facecloak.cloak.surrogates.set_threads`, FACECLOAK_THREADS).
+it was. ``load`` > 0 makes it busy on purpose: that many processes spin a
+Python loop for the whole timed part (a stand-in for the browser or any
+other job the user runs; each keeps one core busy). Torch's thread count is
+the engine's own choice (`facecloak.cloak.threads`: a fixed count with
+FACECLOAK_THREADS, else one chosen per enrolment by timing its steps); each
+row records the tuner's probes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -39,14 +47,27 @@ def portraits(folder: Path | None = None) -> list[Path]:
     return photos
 
 
+@contextlib.contextmanager
+def busy_processes(n: int) -> Iterator[list[subprocess.Popen]]:
+    """``n`` processes that each keep one core busy until the block ends (yields them)."""
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+    try:
+        yield spinners
+    finally:
+        for p in spinners:
+            p.kill()
+        for p in spinners:
+            p.wait()
+
+
 def run(out: Path, repeats: int = 1, strength: str = "mid", overrides: dict | None = None,
-        folder: Path | None = None) -> dict:
+        folder: Path | None = None, load: int = 0) -> dict:
     """Time the enrolments; write ``out``/results.json and report.md; return the results."""
     import torch
 
     from ..cloak.config import CloakConfig
     from ..cloak.enrol import enrol
-    from ..cloak.surrogates import set_threads
+    from ..cloak.threads import set_threads
 
     config = CloakConfig.for_strength(strength, **(overrides or {}))
     photos = portraits(folder)
@@ -54,18 +75,22 @@ def run(out: Path, repeats: int = 1, strength: str = "mid", overrides: dict | No
     enrol(photos[0].read_bytes(), config.replace(steps=1, k=1))  # warm-up: loads every model, first-call costs
     load_before = os.getloadavg()
     rows = []
-    for r in range(repeats):
-        for photo in photos:
-            start = time.perf_counter()
-            enrol(photo.read_bytes(), config)
-            rows.append({"photo": photo.name, "repeat": r, "seconds": time.perf_counter() - start})
+    with busy_processes(load):
+        for r in range(repeats):
+            for photo in photos:
+                start = time.perf_counter()
+                result = enrol(photo.read_bytes(), config)
+                rows.append({"photo": photo.name, "repeat": r, "seconds": time.perf_counter() - start,
+                             "thread_probes": result.mask.meta["thread_probes"]})
+        load_after = os.getloadavg()
     seconds = np.array([row["seconds"] for row in rows])
     doc = {
         "meta": run_metadata(device=config.device),
         "config": {"strength": strength, "overrides": overrides or {}, "steps": config.steps, "k": config.k,
                    "batch": config.batch, "surrogates": list(config.surrogates)},
         "torch_threads": threads, "torch_threads_now": torch.get_num_threads(),
-        "load_average_before": list(load_before), "load_average_after": list(os.getloadavg()),
+        "busy_processes": load,
+        "load_average_before": list(load_before), "load_average_after": list(load_after),
         "enrolments": rows,
         "seconds": {"median": float(np.median(seconds)), "min": float(seconds.min()), "max": float(seconds.max())},
     }
@@ -84,14 +109,23 @@ def markdown(doc: dict) -> str:
         f"Commit {doc['meta'].get('commit')}, {doc['meta'].get('cpu_count')} CPUs, torch threads "
         f"{doc['torch_threads']}; strength {cfg['strength']}, overrides {sets} ({cfg['steps']} steps, "
         f"K {cfg['k']}, batch {cfg['batch']}, surrogates {', '.join(cfg['surrogates'])}).",
-        f"Load average (1, 5, 15 min) before: {', '.join(f'{v:.2f}' for v in doc['load_average_before'])}; "
+        f"Busy processes beside it: {doc.get('busy_processes', 0)}. Load average (1, 5, 15 min) before: "
+        f"{', '.join(f'{v:.2f}' for v in doc['load_average_before'])}; "
         f"after: {', '.join(f'{v:.2f}' for v in doc['load_average_after'])}.",
         "",
         f"**Median {s['median']:.1f} s** (min {s['min']:.1f}, max {s['max']:.1f}) over "
         f"{len(doc['enrolments'])} enrolments, models already loaded.",
         "",
-        "| photo | repeat | seconds |",
-        "|---|---|---|",
+        "Threads: each probe times one step with more threads and one with fewer and keeps the faster;",
+        "the last column lists them as step: seconds with more / fewer -> threads kept (none: tuning off).",
+        "",
+        "| photo | repeat | seconds | thread probes |",
+        "|---|---|---|---|",
     ]
-    lines += [f"| {r['photo']} | {r['repeat']} | {r['seconds']:.1f} |" for r in doc["enrolments"]]
+    lines += [f"| {r['photo']} | {r['repeat']} | {r['seconds']:.1f} | {probes(r.get('thread_probes', []))} |"
+              for r in doc["enrolments"]]
     return "\n".join(lines) + "\n"
+
+
+def probes(rows: list) -> str:
+    return "; ".join(f"{step}: {many:.2f} / {few:.2f} s -> {kept}" for step, many, few, kept in rows) or "none"

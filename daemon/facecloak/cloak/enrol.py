@@ -137,6 +137,8 @@ def enrol(photo: bytes | str | Path | np.ndarray, config: CloakConfig | None = N
     mask = method.fit(faces_to_tensor(crops), face0=face0, **made)
     seconds = time.perf_counter() - start
     mask.meta["seconds"] = round(seconds, 2)
+    mask.meta["thread_probes"] = [[step, round(many, 3), round(few, 3), chosen]
+                                  for step, many, few, chosen in method.thread_choices]
     report(1.0, f"done: {seconds:.1f} s")
     return Enrolment(mask, embeddings, seconds, made["backend"], face.box, np.array(face.landmarks))
 

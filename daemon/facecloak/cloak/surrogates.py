@@ -16,39 +16,13 @@ cloak saw.
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Sequence
-
-import torch
 
 from ..device import resolve_device
 from ..errors import FaceCloakError
 from ..models.fr import OnnxEmbedder, TorchEmbedder, load_embedder
 from ..models.registry import Role, get_spec
-
-
-def usable_cpus() -> int:
-    """CPUs this process may run on (affinity / cgroup aware where the OS says)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):  # macOS, Windows
-        return max(1, os.cpu_count() or 1)
-
-
-@functools.cache
-def set_threads() -> int:
-    """Size torch's intra-op pool once: ``FACECLOAK_THREADS`` if set, else usable CPUs - 1.
-
-    One core is left to the rest of the machine (the browser the user is
-    uploading from, the daemon's own I/O). On a busy machine more threads are
-    much slower, not faster: torch's OpenMP workers spin while they wait, and
-    on 2 shared cores with other jobs running a default enrolment took 105 s
-    with 2 threads against 24 s with 1. Returns the count.
-    """
-    env = os.environ.get("FACECLOAK_THREADS", "").strip()
-    n = int(env) if env.isdigit() and int(env) > 0 else max(1, usable_cpus() - 1)
-    torch.set_num_threads(n)
-    return n
+from .threads import set_threads
 
 
 def onnx_embedder(name: str, device: str = "auto") -> OnnxEmbedder:

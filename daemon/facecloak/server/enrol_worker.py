@@ -33,16 +33,22 @@ def worker_main(tasks, events, cancel, threads: int) -> None:  # runs in the chi
     from .workers import exit_with_parent
 
     exit_with_parent()
-    os.environ["FACECLOAK_THREADS"] = str(threads)
     os.environ["OMP_NUM_THREADS"] = str(threads)
+    import torch
+
     from ..cloak.config import DEFAULT_SURROGATES, CloakConfig
     from ..cloak.enrol import Cancelled, enrol
     from ..cloak.surrogates import load_surrogates, onnx_embedder
+    from ..cloak.threads import fixed_threads
     from ..errors import FaceCloakError
     from ..faces import get_detector
 
     get_detector()
     load_surrogates(DEFAULT_SURROGATES)
+    # ``threads`` between enrolments; each enrolment's loop then takes more
+    # cores only while it measures them faster (`ThreadTuner`), unless the
+    # user fixed the count with FACECLOAK_THREADS.
+    torch.set_num_threads(fixed_threads() or threads)
     for name in DEFAULT_SURROGATES:
         onnx_embedder(name)
     events.put(("ready", os.getpid()))

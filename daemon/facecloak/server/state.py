@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import paths
-from ..cloak.surrogates import usable_cpus
+from ..cloak.threads import usable_cpus
 from .enrol_worker import EnrolRunner
 from .jobs import JobBoard
 from .settings import SettingsStore

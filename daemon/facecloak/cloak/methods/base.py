@@ -40,6 +40,7 @@ from ..budget import budget_map
 from ..config import CloakConfig
 from ..mask import CloakMask
 from ..surrogates import load_surrogates
+from ..threads import ThreadTuner
 from ..transforms import LightingJitter, RobustnessTransform, elastic_faces, zoom_faces
 
 ProgressFn = Callable[[float, str], None]
@@ -96,6 +97,7 @@ class PerturbationMethod(ABC):
         self.progress = progress or (lambda fraction, message: None)
         self.should_stop = should_stop or (lambda: False)
         self.history: list[float] = []  # loss at each step (under that step's transforms)
+        self.thread_choices: list[tuple[int, float, float, int]] = []  # `ThreadTuner.choices` of the last run
         self.clean: list[torch.Tensor] = []  # clean embeddings per model, (N, D)
 
     # ------------------------------------------------------------- hooks
@@ -159,33 +161,35 @@ class PerturbationMethod(ABC):
         shape_rng = np.random.default_rng([cfg.seed, 11])
         momentum = torch.zeros(shape, device=self.device)
         self.history = []
-        for t in range(cfg.steps):
-            self.check_stop()
-            index = torch.arange(n)
-            if cfg.batch is not None and cfg.batch < n:
-                index = torch.randperm(n, generator=gen)[:cfg.batch].sort().values
-            index = index.to(self.device)
-            delta.requires_grad_(True)
-            eff = self.effective(delta)
-            d = eff if self.universal else eff[index]
-            x = faces[index] if lighting is None else lighting(faces[index])
-            if elastic:
-                x = elastic_faces(x, shape_rng, elastic)
-            x_adv = transform(x, d) if transform is not None else (x + d).clamp(0.0, 1.0)
-            if cfg.zoom and shape_rng.random() < 0.5:
-                x_adv = zoom_faces(x_adv, shape_rng)
-            loss = self.loss([m(x_adv) for m in self.models], index)
-            grad, grad_eff = torch.autograd.grad(loss, [delta, eff])
-            with torch.no_grad():
-                dims = (1, 2, 3)
-                grad = grad / grad.abs().mean(dim=dims, keepdim=True).clamp_min(1e-12)
-                momentum = cfg.momentum * momentum + grad
-                delta = (delta.detach() - step * momentum.sign()).clamp(-budget, budget)
-                if not self.universal:  # a per-image delta keeps its own face in range
-                    delta = (faces + delta).clamp(0.0, 1.0) - faces
-            self.after_step(grad_eff.detach(), t)
-            self.history.append(float(loss.detach()))
-            self.progress((t + 1) / cfg.steps, f"step {t + 1}/{cfg.steps}, loss {self.history[-1]:.3f}")
+        with ThreadTuner.for_device(self.device) as tuner:  # CPU: more threads only where measured faster
+            for t in tuner.steps(cfg.steps):
+                self.check_stop()
+                index = torch.arange(n)
+                if cfg.batch is not None and cfg.batch < n:
+                    index = torch.randperm(n, generator=gen)[:cfg.batch].sort().values
+                index = index.to(self.device)
+                delta.requires_grad_(True)
+                eff = self.effective(delta)
+                d = eff if self.universal else eff[index]
+                x = faces[index] if lighting is None else lighting(faces[index])
+                if elastic:
+                    x = elastic_faces(x, shape_rng, elastic)
+                x_adv = transform(x, d) if transform is not None else (x + d).clamp(0.0, 1.0)
+                if cfg.zoom and shape_rng.random() < 0.5:
+                    x_adv = zoom_faces(x_adv, shape_rng)
+                loss = self.loss([m(x_adv) for m in self.models], index)
+                grad, grad_eff = torch.autograd.grad(loss, [delta, eff])
+                with torch.no_grad():
+                    dims = (1, 2, 3)
+                    grad = grad / grad.abs().mean(dim=dims, keepdim=True).clamp_min(1e-12)
+                    momentum = cfg.momentum * momentum + grad
+                    delta = (delta.detach() - step * momentum.sign()).clamp(-budget, budget)
+                    if not self.universal:  # a per-image delta keeps its own face in range
+                        delta = (faces + delta).clamp(0.0, 1.0) - faces
+                self.after_step(grad_eff.detach(), t)
+                self.history.append(float(loss.detach()))
+                self.progress((t + 1) / cfg.steps, f"step {t + 1}/{cfg.steps}, loss {self.history[-1]:.3f}")
+        self.thread_choices = tuner.choices
         with torch.no_grad():
             return self.effective(delta.detach()).clamp(-budget, budget).cpu()
 
