@@ -6,11 +6,11 @@
     ...     for t in tuner.steps(24):
     ...         ...                      # one optimisation step
 
-Why measure rather than guess: on an idle 2-core machine an enrolment with
-two threads takes half the time of one (29 against 59 s,
-benchmarks/enrol-time), but with other work on the cores torch's OpenMP
-workers spin while they wait for the busy core and two threads become far
-slower than one. Load averages lag by a minute and count the enrolment
+Why measure rather than guess: on an idle 2-core machine a step with two
+threads takes half the time of one (1.0 against 1.9 s), but with another
+process busy on one core torch's OpenMP workers wait for it and two threads
+are far slower (3.3 against 1.8 s a step; enrolments 78 against 46 s,
+benchmarks/enrol-time/load-1). Load averages lag by a minute and count the enrolment
 itself, so the tuner times the loop's own steps instead: at a few probe
 points it runs one step with the fewer threads and one with the more, and
 keeps the faster until the next probe. A probe costs at most one slow step.
