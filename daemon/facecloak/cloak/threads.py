@@ -71,9 +71,7 @@ class ThreadTuner:
             raise ValueError(f"need 1 <= few <= many, got {few}, {many}")
         self.few, self.many, self.first, self.every, self.margin = few, many, first, every, margin
         self.before = torch.get_num_threads()
-        self.current = self.before
         self.choices: list[tuple[int, float, float, int]] = []
-        self._times: dict[int, float] = {}
 
     @classmethod
     def for_device(cls, device: str) -> ThreadTuner:
@@ -95,29 +93,22 @@ class ThreadTuner:
         phase = (t - self.first) % self.every
         return phase if phase < 2 else None
 
-    def _use(self, n: int) -> None:
-        if n != self.current:
-            torch.set_num_threads(n)
-            self.current = n
-
     def steps(self, n: int) -> Iterator[int]:
         """``range(n)``, each step run with the thread count its place in the probe schedule gives."""
+        many_s = 0.0
         for t in range(n):
             phase = self._probe(t)
             if phase is not None:
-                self._use(self.many if phase == 0 else self.few)
+                torch.set_num_threads(self.many if phase == 0 else self.few)
             start = time.perf_counter()
             yield t
-            if phase is not None:
-                self._record(t, phase, time.perf_counter() - start)
-
-    def _record(self, t: int, phase: int, seconds: float) -> None:
-        self._times[phase] = seconds
-        if phase == 1:
-            many_s, few_s = self._times[0], self._times[1]
-            chosen = self.many if many_s < self.margin * few_s else self.few
-            self.choices.append((t - 1, many_s, few_s, chosen))
-            self._use(chosen)
+            seconds = time.perf_counter() - start
+            if phase == 0:
+                many_s = seconds
+            elif phase == 1:
+                chosen = self.many if many_s < self.margin * seconds else self.few
+                self.choices.append((t - 1, many_s, seconds, chosen))
+                torch.set_num_threads(chosen)
 
     def __enter__(self) -> ThreadTuner:
         return self
@@ -125,4 +116,3 @@ class ThreadTuner:
     def __exit__(self, *exc: object) -> None:
         """Restore the thread count the loop started with."""
         torch.set_num_threads(self.before)
-        self.current = self.before
