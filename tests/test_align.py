@@ -11,6 +11,7 @@ from facecloak.faces import (
     compose_affine,
     estimate_similarity,
     invert_affine,
+    shrink_area,
     template,
     warp_affine_torch,
 )
@@ -130,3 +131,28 @@ def test_torch_warp_checks_shapes():
         warp_affine_torch(torch.zeros(3, 8, 8), torch.eye(2, 3), (8, 8))
     with pytest.raises(ValueError, match=r"\(N, 2, 3\)"):
         warp_affine_torch(torch.zeros(2, 3, 8, 8), torch.zeros(3, 2, 3), (8, 8))
+
+
+def test_shrink_area_maps_pixels_back_with_its_factors():
+    # An odd-sized photo (halvings drop a row or column) with one soft blob:
+    # the blob's centre in the copy, taken back with the returned factors,
+    # is where it was.
+    h, w = 1001, 1601
+    ys, xs = np.mgrid[0:h, 0:w]
+    cx, cy = 1213.3, 377.8
+    img = (255 * np.exp(-((xs - cx) ** 2 + (ys - cy) ** 2) / (2 * 25.0 ** 2))).astype(np.float32)
+    small, fx, fy = shrink_area(img[..., None].repeat(3, axis=2), (160, 100))
+    assert small.shape == (100, 160, 3)
+    weights = small[..., 0]
+    sy, sx = np.mgrid[0:100, 0:160]
+    mx, my = (sx * weights).sum() / weights.sum(), (sy * weights).sum() / weights.sum()
+    back = (mx + 0.5) * fx - 0.5, (my + 0.5) * fy - 0.5
+    assert back == pytest.approx((cx, cy), abs=0.5)
+    assert (fx, fy) != (w / 160, h / 100)  # the dropped edge pixels are accounted for
+
+
+def test_shrink_area_by_powers_of_two_is_the_plain_area_mean():
+    img = smooth_image(256, 384)
+    small, fx, fy = shrink_area(img, (96, 64))
+    assert (fx, fy) == (4.0, 4.0)
+    np.testing.assert_allclose(small, cv2.resize(img, (96, 64), interpolation=cv2.INTER_AREA), atol=1e-3)

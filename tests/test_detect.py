@@ -8,6 +8,7 @@ report. A detector passes a photo when clear <= found <= plausible.
 
 import dataclasses
 import functools
+import time
 from pathlib import Path
 
 import cv2
@@ -116,6 +117,15 @@ def test_base_class_shrinks_maps_back_and_sorts():
     assert [f.score for f in faces] == [0.9, 0.5]  # largest first
     assert faces[0].box == pytest.approx((161.5, 121.5, 321.5, 281.5))
     assert faces[0].landmarks[0].tolist() == pytest.approx([241.5, 241.5])
+
+
+def test_detect_reports_its_stages():
+    stages = {}
+    start = time.perf_counter()
+    FixedDetector().detect(np.zeros((300, 400, 3), np.uint8), timings=stages)
+    total = 1000 * (time.perf_counter() - start)
+    assert list(stages) == ["shrink", "detect", "refine", "human_check"]
+    assert all(ms >= 0 for ms in stages.values()) and sum(stages.values()) <= total
 
 
 def test_small_photos_are_enlarged_at_most_twice():

@@ -15,7 +15,8 @@ The ratio is taken per round (cloak / baseline) and reported as median and
 spread (25th-75th percentile, min, max); the absolute milliseconds are
 reported too, and, timed in the same rounds, face detection alone on the
 decoded photo (the default detector, which `cloak_bytes` runs), to show how
-much of the cloak's cost is finding the faces. The mask is a uniform-noise mask: the cost of applying a mask
+much of the cloak's cost is finding the faces, with the median of each of
+its stages (`FaceDetector.detect`'s ``timings``). The mask is a uniform-noise mask: the cost of applying a mask
 does not depend on its values. Without the engine's ``apply`` module the
 benchmark's own stand-in (decode, detect, paste, encode) is timed instead,
 and the result says so.
@@ -24,6 +25,8 @@ and the result says so.
 from __future__ import annotations
 
 import io
+import json
+import os
 import time
 from pathlib import Path
 
@@ -136,6 +139,7 @@ def measure_latency(sizes_mp: tuple[float, ...] = SIZES_MP, reps: int = 5, warmu
         decoded = load_image(data)
         detector = get_detector()
         base_ms, cloak_ms, detect_ms = [], [], []
+        stage_ms: dict[str, list[float]] = {}
         for r in range(reps):
             order = (0, 1, 2) if r % 2 == 0 else (2, 1, 0)
             for which in order:
@@ -147,10 +151,43 @@ def measure_latency(sizes_mp: tuple[float, ...] = SIZES_MP, reps: int = 5, warmu
                     n = cloak(data, mask)
                     cloak_ms.append(1000 * (time.perf_counter() - t))
                 else:
-                    detector.detect(decoded)
+                    stages: dict[str, float] = {}
+                    detector.detect(decoded, timings=stages)
                     detect_ms.append(1000 * (time.perf_counter() - t))
+                    for name, ms in stages.items():
+                        stage_ms.setdefault(name, []).append(ms)
         b, c, d = np.array(base_ms), np.array(cloak_ms), np.array(detect_ms)
         sizes.append({"megapixels": mp, "width": w, "height": h, "faces_cloaked": int(n),
                       "baseline_ms": _spread(b), "cloak_ms": _spread(c), "ratio": _spread(c / b),
-                      "detect_ms": _spread(d)})
-    return {"photo": path.name, "implementation": impl, "reps": reps, "warmup": warmup, "sizes": sizes}
+                      "detect_ms": _spread(d),
+                      "detect_stage_ms": {name: float(np.median(v)) for name, v in stage_ms.items()}})
+    return {"photo": path.name, "implementation": impl, "reps": reps, "warmup": warmup,
+            "detector": detector.name, "sizes": sizes}
+
+
+def run(out: Path, reps: int = 5, strength: str = "mid") -> dict:
+    """`measure_latency` alone; write ``out``/results.json and report.md; return the results."""
+    from .meta import run_metadata
+    from .privacy_report import latency_table
+
+    load_before = os.getloadavg()
+    lat = measure_latency(reps=reps, strength=strength)
+    doc = {"meta": run_metadata(), "strength": strength, "load_average_before": list(load_before),
+           "load_average_after": list(os.getloadavg()), "latency": lat}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(doc, indent=1))
+    lines = ["# Cloak latency", "",
+             f"Commit {doc['meta'].get('commit')}, {doc['meta'].get('cpu_count')} CPUs; load average "
+             f"(1, 5, 15 min) before: {', '.join(f'{v:.2f}' for v in load_before)}, after: "
+             f"{', '.join(f'{v:.2f}' for v in doc['load_average_after'])}.", ""]
+    lines += latency_table(lat) + ["", f"Detection by stage ({lat['detector']} detector), median ms:", "",
+                                   "| size | " + " | ".join(STAGES) + " |", "|---|" + "---|" * len(STAGES)]
+    for size in lat["sizes"]:
+        ms = size["detect_stage_ms"]
+        lines.append(f"| {size['megapixels']:g} MP | " + " | ".join(f"{ms.get(k, 0):.0f}" for k in STAGES) + " |")
+    (out / "report.md").write_text("\n".join(lines) + "\n")
+    return doc
+
+
+#: `FaceDetector.detect`'s stages, in order.
+STAGES = ("shrink", "detect", "refine", "human_check")

@@ -20,27 +20,15 @@ Setting FACECLOAK_THREADS fixes the count and turns the tuner off.
 from __future__ import annotations
 
 import functools
-import os
 import time
 from collections.abc import Iterator
 
 import torch
 
-ENV = "FACECLOAK_THREADS"
+from ..device import THREADS_ENV as ENV
+from ..device import fixed_threads, usable_cpus
 
-
-def usable_cpus() -> int:
-    """CPUs this process may run on (affinity / cgroup aware where the OS says)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):  # macOS, Windows
-        return max(1, os.cpu_count() or 1)
-
-
-def fixed_threads() -> int | None:
-    """The thread count FACECLOAK_THREADS asks for, or None when it is unset or not a positive integer."""
-    env = os.environ.get(ENV, "").strip()
-    return int(env) if env.isdigit() and int(env) > 0 else None
+__all__ = ["ENV", "ThreadTuner", "fixed_threads", "set_threads", "usable_cpus"]
 
 
 @functools.cache

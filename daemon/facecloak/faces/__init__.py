@@ -22,6 +22,7 @@ from .align import (
     compose_affine,
     estimate_similarity,
     invert_affine,
+    shrink_area,
     template,
     warp_antialiased,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "load_image_with_info",
     "paste_aligned",
     "paste_face_crop",
+    "shrink_area",
     "template",
     "warp_affine_torch",
     "warp_antialiased",

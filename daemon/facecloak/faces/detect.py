@@ -12,6 +12,7 @@ pixels, so a 12-megapixel photo costs about what a 1-megapixel one does.
 from __future__ import annotations
 
 import functools
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import cv2
 import numpy as np
 
 from ..errors import UnknownModelError
+from .align import shrink_area
 
 #: Found on the photos in tests/test_detect.py: every face counted there, one
 #: face per portrait, none in the non-face photos (the husky's face only with
@@ -103,15 +105,22 @@ class FaceDetector(ABC):
     #: (`facecloak.device.ort_providers`); dlib's own detectors run on the CPU.
     providers: tuple[str, ...] = ("CPUExecutionProvider",)
 
-    def detect(self, rgb: np.ndarray, human_check: bool | None = None) -> list[Face]:
+    def detect(self, rgb: np.ndarray, human_check: bool | None = None,
+               timings: dict[str, float] | None = None) -> list[Face]:
         """Faces in `rgb`, (H, W, 3) uint8 RGB; sorted by box area, largest first.
 
         human_check: drop faces that are not people's; None: `self.human_check`.
+        timings: if given, gets the milliseconds of each stage: "shrink",
+            "detect" (on the copy), "refine" (landmarks), "human_check".
         """
         check_rgb(rgb)
+        clock = _Stages(timings)
         small, fx, fy = self.shrink(rgb)
+        clock.lap("shrink")
         faces = [face.scaled(fx, fy) for face in self._detect_small(small)]
+        clock.lap("detect")
         faces = self._refine(rgb, faces)
+        clock.lap("refine")
         if faces and (self.human_check if human_check is None else human_check):
             from .human import get_human_check
 
@@ -119,6 +128,7 @@ class FaceDetector(ABC):
             # 12-megapixel photo for each face would cost more than the check.
             keep = get_human_check(self.providers).is_human(small, [face.scaled(1 / fx, 1 / fy) for face in faces])
             faces = [face for face, ok in zip(faces, keep, strict=True) if ok]
+        clock.lap("human_check")
         return sorted(faces, key=lambda face: face.area, reverse=True)
 
     def shrink(self, rgb: np.ndarray) -> tuple[np.ndarray, float, float]:
@@ -128,11 +138,10 @@ class FaceDetector(ABC):
         factor = min(self.detect_size / max(h, w), self.max_upscale)
         size = (max(1, round(w * factor)), max(1, round(h * factor)))
         if size == (w, h):
-            small = rgb
-        else:
-            interp = cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR
-            small = cv2.resize(rgb, size, interpolation=interp)
-        return small, w / size[0], h / size[1]  # the resize's exact factors, back
+            return rgb, 1.0, 1.0
+        if factor < 1:
+            return shrink_area(rgb, size)
+        return cv2.resize(rgb, size, interpolation=cv2.INTER_LINEAR), w / size[0], h / size[1]
 
     @abstractmethod
     def _detect_small(self, rgb: np.ndarray) -> list[Face]:
@@ -141,6 +150,20 @@ class FaceDetector(ABC):
     def _refine(self, rgb: np.ndarray, faces: list[Face]) -> list[Face]:
         """Optionally improve faces using the full-resolution photo."""
         return faces
+
+
+class _Stages:
+    """Milliseconds per stage into a dict, when one is given."""
+
+    def __init__(self, out: dict[str, float] | None) -> None:
+        self.out = out
+        self.last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        if self.out is not None:
+            now = time.perf_counter()
+            self.out[name] = 1000 * (now - self.last)
+            self.last = now
 
 
 def check_rgb(rgb: np.ndarray) -> None:
