@@ -16,7 +16,17 @@ import numpy as np
 import pytest
 
 from facecloak.errors import UnknownModelError
-from facecloak.faces import DEFAULT_DETECTOR, DETECTORS, Face, FaceDetector, get_detector, load_image
+from facecloak.faces import (
+    DEFAULT_DETECTOR,
+    DETECTORS,
+    Face,
+    FaceDetector,
+    get_detector,
+    load_image,
+    shrink_area,
+    warp_antialiased,
+)
+from facecloak.faces.detect import TwoScales
 from facecloak.faces.dlib_detect import five_from_68
 from facecloak.faces.yunet_detect import nms
 
@@ -126,6 +136,21 @@ def test_detect_reports_its_stages():
     total = 1000 * (time.perf_counter() - start)
     assert list(stages) == ["shrink", "detect", "refine", "human_check"]
     assert all(ms >= 0 for ms in stages.values()) and sum(stages.values()) <= total
+
+
+def test_landmark_crops_come_from_the_copy_when_it_is_fine_enough():
+    rng = np.random.default_rng(0)
+    full = cv2.GaussianBlur(rng.integers(0, 256, (1200, 1600, 3), dtype=np.uint8), (0, 0), 6)
+    small, fx, fy = shrink_area(full, (400, 300))
+    photo = TwoScales(full, small, fx, fy)
+    coarse = cv2.getRotationMatrix2D((800.0, 600.0), 20, 0.1)  # finer than the copy's 0.25: from the copy
+    coarse[:, 2] += 50 - np.array([800.0, 600.0])
+    from_copy, direct = photo.warp(coarse, (100, 100)), warp_antialiased(full, coarse, (100, 100))
+    assert not np.array_equal(from_copy, direct)  # made another way ...
+    assert np.abs(from_copy.astype(float) - direct).mean() < 1.0  # ... to the same crop
+    fine = cv2.getRotationMatrix2D((800.0, 600.0), 20, 0.5)  # finer than the copy: from the photo
+    fine[:, 2] += 50 - np.array([800.0, 600.0])
+    assert np.array_equal(photo.warp(fine, (100, 100)), warp_antialiased(full, fine, (100, 100)))
 
 
 def test_small_photos_are_enlarged_at_most_twice():

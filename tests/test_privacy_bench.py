@@ -246,6 +246,21 @@ def test_latency_structure(shared_dir):
     assert size["ratio"]["median"] > 0 and size["ratio"]["min"] <= size["ratio"]["max"]
 
 
+@pytest.mark.shared
+def test_bench_latency_writes_results_and_report(shared_dir, tmp_path, capsys):
+    from facecloak.bench.latency import STAGES
+    from facecloak.cli import main
+
+    assert main(["bench", "latency", "--reps", "1", "--megapixels", "0.3", "--out", str(tmp_path)]) == 0
+    doc = json.loads((tmp_path / "results.json").read_text())
+    (size,) = doc["latency"]["sizes"]
+    assert size["megapixels"] == 0.3 and size["faces_cloaked"] >= 1
+    assert set(size["detect_stage_ms"]) == set(STAGES)
+    assert sum(size["detect_stage_ms"].values()) <= size["detect_ms"]["max"]
+    report = (tmp_path / "report.md").read_text()
+    assert report in capsys.readouterr().out and "| 0.3 MP |" in report
+
+
 def test_plots_draw(tmp_path):
     pytest.importorskip("matplotlib")
     from facecloak.bench import plots

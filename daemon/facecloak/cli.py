@@ -132,7 +132,7 @@ def cmd_bench_enrol(args) -> int:
 def cmd_bench_latency(args) -> int:
     from .bench import latency
 
-    latency.run(Path(args.out), args.reps)
+    latency.run(Path(args.out), args.reps, sizes_mp=tuple(args.megapixels))
     print((Path(args.out) / "report.md").read_text(), end="")
     return 0
 
@@ -192,6 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.set_defaults(func=cmd_bench_enrol)
     q = bsub.add_parser("latency", help="cloak seconds at 1, 4 and 12 MP against decode + encode of the same photo")
     q.add_argument("--reps", type=int, default=5, help="timed rounds per size (default 5)")
+    q.add_argument("--megapixels", type=float, nargs="+", default=[1.0, 4.0, 12.0],
+                   help="photo sizes (default 1 4 12)")
     q.add_argument("--out", default="benchmarks/latency", help="output folder")
     q.set_defaults(func=cmd_bench_latency)
     privacy_cli.register(bsub)

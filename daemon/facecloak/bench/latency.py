@@ -165,13 +165,13 @@ def measure_latency(sizes_mp: tuple[float, ...] = SIZES_MP, reps: int = 5, warmu
             "detector": detector.name, "sizes": sizes}
 
 
-def run(out: Path, reps: int = 5, strength: str = "mid") -> dict:
+def run(out: Path, reps: int = 5, strength: str = "mid", sizes_mp: tuple[float, ...] = SIZES_MP) -> dict:
     """`measure_latency` alone; write ``out``/results.json and report.md; return the results."""
     from .meta import run_metadata
     from .privacy_report import latency_table
 
     load_before = os.getloadavg()
-    lat = measure_latency(reps=reps, strength=strength)
+    lat = measure_latency(sizes_mp, reps=reps, strength=strength)
     doc = {"meta": run_metadata(), "strength": strength, "load_average_before": list(load_before),
            "load_average_after": list(os.getloadavg()), "latency": lat}
     out.mkdir(parents=True, exist_ok=True)

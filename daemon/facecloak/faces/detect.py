@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from ..errors import UnknownModelError
-from .align import shrink_area
+from .align import affine_scale, compose_affine, shrink_area, warp_antialiased
 
 #: Found on the photos in tests/test_detect.py: every face counted there, one
 #: face per portrait, none in the non-face photos (the husky's face only with
@@ -89,7 +89,7 @@ class FaceDetector(ABC):
     """Finds every face in a photo, largest first.
 
     Subclasses implement `_detect_small` on the shrunk copy and may refine
-    landmarks on the full-resolution photo in `_refine`.
+    landmarks on the photo in `_refine` (crops cut by `TwoScales.warp`).
     """
 
     name: str = ""
@@ -119,7 +119,7 @@ class FaceDetector(ABC):
         clock.lap("shrink")
         faces = [face.scaled(fx, fy) for face in self._detect_small(small)]
         clock.lap("detect")
-        faces = self._refine(rgb, faces)
+        faces = self._refine(TwoScales(rgb, small, fx, fy), faces)
         clock.lap("refine")
         if faces and (self.human_check if human_check is None else human_check):
             from .human import get_human_check
@@ -147,9 +147,35 @@ class FaceDetector(ABC):
     def _detect_small(self, rgb: np.ndarray) -> list[Face]:
         """Faces in the shrunk copy, in its pixels."""
 
-    def _refine(self, rgb: np.ndarray, faces: list[Face]) -> list[Face]:
-        """Optionally improve faces using the full-resolution photo."""
+    def _refine(self, photo: TwoScales, faces: list[Face]) -> list[Face]:
+        """Optionally improve faces (in full-resolution pixels) using the photo."""
         return faces
+
+
+class TwoScales:
+    """A photo and the shrunk copy detection ran on, to cut crops from.
+
+    `warp` cuts a crop from the copy when the crop's scale is no finer than
+    the copy's, so that a 12-megapixel photo is not shrunk again for every
+    landmark crop (tens of ms), and from the photo otherwise. The copy is an
+    area average of the photo, so the crop is the same up to resampling.
+    """
+
+    def __init__(self, full: np.ndarray, small: np.ndarray, fx: float, fy: float) -> None:
+        self.full, self.small = full, small
+        # copy pixel p -> photo pixel (p + 0.5) * f - 0.5, as a matrix
+        self._full_from_small = np.array([[fx, 0, 0.5 * fx - 0.5], [0, fy, 0.5 * fy - 0.5]])
+        self._factor = max(fx, fy)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.full.shape
+
+    def warp(self, crop_from_image: np.ndarray, out_size: tuple[int, int]) -> np.ndarray:
+        """`warp_antialiased` of the photo by ``crop_from_image`` (photo pixels to crop pixels)."""
+        if self._factor > 1 and affine_scale(crop_from_image) * self._factor <= 1:
+            return warp_antialiased(self.small, compose_affine(crop_from_image, self._full_from_small), out_size)
+        return warp_antialiased(self.full, crop_from_image, out_size)
 
 
 class _Stages:

@@ -18,8 +18,8 @@ import dlib
 import numpy as np
 
 from ..models.store import model_file
-from .align import invert_affine, warp_antialiased
-from .detect import Face, FaceDetector
+from .align import invert_affine
+from .detect import Face, FaceDetector, TwoScales
 
 _LEFT_EYE, _RIGHT_EYE = slice(36, 42), slice(42, 48)
 _NOSE_TIP, _MOUTH_LEFT, _MOUTH_RIGHT = 30, 48, 54
@@ -81,11 +81,11 @@ class DlibDetector(FaceDetector):
             faces.append(Face(box, np.full((5, 2), np.nan), score))  # see _refine
         return faces
 
-    def _refine(self, rgb: np.ndarray, faces: list[Face]) -> list[Face]:
-        """Predict the landmarks on the full-resolution photo."""
-        return [Face(f.box, self._landmarks(rgb, f.box), f.score) for f in faces]
+    def _refine(self, photo: TwoScales, faces: list[Face]) -> list[Face]:
+        """Predict the landmarks on the photo (crops at about `landmark_size` px)."""
+        return [Face(f.box, self._landmarks(photo, f.box), f.score) for f in faces]
 
-    def _landmarks(self, rgb: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    def _landmarks(self, photo: TwoScales, box: tuple[float, float, float, float]) -> np.ndarray:
         """(5, 2) landmarks for `box`, predicted at about `landmark_size` px.
 
         The predictor starts from an upright mean face, so on a face whose
@@ -97,7 +97,7 @@ class DlibDetector(FaceDetector):
         x0, y0, x1, y1 = box
         size = (max(x1 - x0, 1.0), max(y1 - y0, 1.0))
         scale = min(1.0, self.landmark_size / max(size))  # shrink big faces only
-        pts = self._predict(rgb, ((x0 + x1) / 2, (y0 + y1) / 2), size, scale, 0.0)
+        pts = self._predict(photo, ((x0 + x1) / 2, (y0 + y1) / 2), size, scale, 0.0)
         for _ in range(_ROLL_PASSES):
             eyes = pts[_RIGHT_EYE].mean(axis=0) - pts[_LEFT_EYE].mean(axis=0)
             roll = float(np.arctan2(eyes[1], eyes[0]))
@@ -111,12 +111,12 @@ class DlibDetector(FaceDetector):
             side = 1.06 * float(np.ptp(upright[:, 0]))
             centre = pts.mean(axis=0) + rot.T @ np.array([0.01, 0.06]) * side
             scale = min(1.0, self.landmark_size / side)
-            pts = self._predict(rgb, (float(centre[0]), float(centre[1])), (side, side), scale,
+            pts = self._predict(photo, (float(centre[0]), float(centre[1])), (side, side), scale,
                                 float(np.degrees(roll)))
         return five_from_68(pts)
 
     def _predict(
-        self, rgb: np.ndarray, centre: tuple[float, float], size: tuple[float, float],
+        self, photo: TwoScales, centre: tuple[float, float], size: tuple[float, float],
         scale: float, roll: float,
     ) -> np.ndarray:
         """68 points, photo pixels, predicted on a crop around `centre` that is
@@ -125,7 +125,7 @@ class DlibDetector(FaceDetector):
         mid = (side - 1) / 2
         crop_from_image = cv2.getRotationMatrix2D(centre, roll, scale)
         crop_from_image[:, 2] += np.array([mid - centre[0], mid - centre[1]])
-        crop = warp_antialiased(rgb, crop_from_image, (side, side))
+        crop = photo.warp(crop_from_image, (side, side))
         half_w, half_h = size[0] * scale / 2, size[1] * scale / 2
         rect = dlib.rectangle(round(mid - half_w), round(mid - half_h),
                               round(mid + half_w), round(mid + half_h))

@@ -44,8 +44,8 @@ import onnxruntime as ort
 
 from ..device import fixed_threads, ort_providers, usable_cpus
 from ..models.store import model_file
-from .align import shrink_area, warp_antialiased
-from .detect import Face
+from .align import shrink_area
+from .detect import Face, TwoScales
 from .dlib_detect import DlibDetector, five_from_68
 from .yunet_detect import nms
 
@@ -307,11 +307,11 @@ class RfbDetector(DlibDetector):
     def _detect_small(self, rgb: np.ndarray) -> list[Face]:
         return self._select(self._pyramid(rgb))
 
-    def _refine(self, rgb: np.ndarray, faces: list[Face]) -> list[Face]:
-        """dlib's 68 landmarks on the full-resolution photo (see `_landmarks_at`)."""
-        return [Face(face.box, self._landmarks_at(rgb, face.box), face.score) for face in faces]
+    def _refine(self, photo: TwoScales, faces: list[Face]) -> list[Face]:
+        """dlib's 68 landmarks on the photo (see `_landmarks_at`)."""
+        return [Face(face.box, self._landmarks_at(photo, face.box), face.score) for face in faces]
 
-    def _landmarks_at(self, rgb: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    def _landmarks_at(self, photo: TwoScales, box: tuple[float, float, float, float]) -> np.ndarray:
         """(5, 2) landmarks for an RFB box.
 
         dlib's predictor starts from an upright mean face and cannot turn far
@@ -327,8 +327,8 @@ class RfbDetector(DlibDetector):
         x0, y0, x1, y1 = box
         side = _HOG_SIDE * (x1 - x0)
         centre = ((x0 + x1) / 2, (y0 + y1) / 2 + _HOG_DY * (y1 - y0))
-        used = self._roll_guess(rgb, box)
-        pts = self._predict(rgb, centre, (side, side), min(1.0, self.landmark_size / side), used)
+        used = self._roll_guess(photo, box)
+        pts = self._predict(photo, centre, (side, side), min(1.0, self.landmark_size / side), used)
         for _ in range(_ROLL_PASSES):
             eyes = pts[_RIGHT_EYE].mean(axis=0) - pts[_LEFT_EYE].mean(axis=0)
             roll = float(np.arctan2(eyes[1], eyes[0]))
@@ -339,11 +339,11 @@ class RfbDetector(DlibDetector):
             side = 1.06 * float(np.ptp(upright[:, 0]))
             mid = pts.mean(axis=0) + rot.T @ np.array([0.01, 0.06]) * side
             used = float(np.degrees(roll))
-            pts = self._predict(rgb, (float(mid[0]), float(mid[1])), (side, side),
+            pts = self._predict(photo, (float(mid[0]), float(mid[1])), (side, side),
                                 min(1.0, self.landmark_size / side), used)
         return five_from_68(pts)
 
-    def _roll_guess(self, rgb: np.ndarray, box: tuple[float, float, float, float]) -> float:
+    def _roll_guess(self, photo: TwoScales, box: tuple[float, float, float, float]) -> float:
         """Eye-line angle (degrees, image y down) from faceplugin's 68-point CNN.
 
         Its input (fr_landmark.js): the square of side = box height around
@@ -354,7 +354,7 @@ class RfbDetector(DlibDetector):
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
         crop_from_image = np.array([[64 / side, 0, 0], [0, 64 / side, 0]])
         crop_from_image[:, 2] = 32 - 0.5 - np.array([cx, cy]) * 64 / side  # pixel-centre exact
-        crop = warp_antialiased(rgb, crop_from_image, (64, 64))
+        crop = photo.warp(crop_from_image, (64, 64))
         grey = cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_RGB2GRAY).astype(np.float32) / 256.0
         pts = self._landmark_net.run(None, {"input": grey[None, None]})[0].reshape(68, 2)
         eyes = pts[_RIGHT_EYE].mean(axis=0) - pts[_LEFT_EYE].mean(axis=0)

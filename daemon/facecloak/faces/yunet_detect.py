@@ -22,8 +22,8 @@ import onnxruntime as ort
 
 from ..device import ort_providers
 from ..models.store import model_file
-from .align import invert_affine, warp_antialiased
-from .detect import Face, FaceDetector
+from .align import invert_affine
+from .detect import Face, FaceDetector, TwoScales
 
 _STRIDES = (8, 16, 32)
 _MIN_PASS_SIDE = 240  # smallest long side of a pyramid pass
@@ -99,7 +99,7 @@ class YuNetDetector(FaceDetector):
         return [Face(tuple(box_arr[i]), lm_arr[i], score_arr[i]) for i in kept
                 if box_arr[i, 2] - box_arr[i, 0] >= self.min_face]
 
-    def _refine(self, rgb: np.ndarray, faces: list[Face]) -> list[Face]:
+    def _refine(self, photo: TwoScales, faces: list[Face]) -> list[Face]:
         """Re-run YuNet on an upright, fixed-scale crop of each face.
 
         YuNet's landmarks lean towards an upright face and shift with the
@@ -118,11 +118,11 @@ class YuNetDetector(FaceDetector):
             eyes = lms[1] - lms[0]
             zoom = _REFINE_FACE / (2.5 * max(face.eye_distance, 1e-6))
             if zoom <= _MAX_REFINE_ZOOM:
-                lms = self._upright_landmarks(rgb, lms, float(np.degrees(np.arctan2(eyes[1], eyes[0]))))
+                lms = self._upright_landmarks(photo, lms, float(np.degrees(np.arctan2(eyes[1], eyes[0]))))
             out.append(Face(face.box, lms, face.score))
         return out
 
-    def _upright_landmarks(self, rgb: np.ndarray, lms: np.ndarray, roll: float) -> np.ndarray:
+    def _upright_landmarks(self, photo: TwoScales, lms: np.ndarray, roll: float) -> np.ndarray:
         """Landmarks from a re-run on a crop rotated by `roll`; `lms` if none found."""
         centre = lms.mean(axis=0)
         eye_distance = float(np.linalg.norm(lms[1] - lms[0]))
@@ -130,7 +130,7 @@ class YuNetDetector(FaceDetector):
         scale = _REFINE_FACE / (2.5 * eye_distance)  # a face is about 2.5 eye distances wide
         crop_from_image = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), roll, scale)
         crop_from_image[:, 2] += (side - 1) / 2 - centre
-        crop = warp_antialiased(rgb, crop_from_image, (side, side))
+        crop = photo.warp(crop_from_image, (side, side))
         boxes, found, scores = self._run(crop)
         if len(scores) == 0:
             return lms
