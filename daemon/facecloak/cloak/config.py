@@ -47,6 +47,7 @@ STRENGTHS: dict[str, tuple[float, float, float]] = {
     "high": (12.0, 32.0, 24.0),
 }
 ANCHOR_MODES = ("far", "none")
+STEP_NORMS = ("sign", "l2")
 BACKENDS = ("auto", "augment", "arc2face")
 
 
@@ -61,6 +62,10 @@ class CloakConfig:
         (pixels with a larger budget step proportionally larger, so that every
         pixel can reach its cap in the same number of steps).
     momentum: MI-FGSM decay (1.0 = plain accumulation of L1-normalised grads).
+    step_norm: "sign" moves every pixel by its step (its budget's share);
+        "l2" moves each in proportion to its accumulated gradient, scaled so
+        that the root mean square move is the same: pixels that matter little
+        stay small, which costs less mean squared error for the same budget.
     k: number of varied images of the person (variant 0 is the photo itself).
     batch: variants per step (a fresh random subset each step); None = all k.
     backend: "auto" (Arc2Face if usable, else "augment") | "augment" | "arc2face".
@@ -100,6 +105,7 @@ class CloakConfig:
     steps: int = 24
     step_size: float = 1.0
     momentum: float = 1.0
+    step_norm: str = "sign"
     k: int = 8
     batch: int | None = None
     backend: str = "auto"
@@ -140,6 +146,8 @@ class CloakConfig:
             raise FaceCloakError("attention_floor must be in [0, 1], attention_quantile in (0, 1]")
         if self.step_size <= 0 or self.momentum < 0 or self.highpass_sigma <= 0 or self.elastic < 0:
             raise FaceCloakError("step_size and highpass_sigma must be > 0, momentum and elastic >= 0")
+        if self.step_norm not in STEP_NORMS:
+            raise FaceCloakError(f"unknown step_norm {self.step_norm!r}; valid: {', '.join(STEP_NORMS)}")
         if self.anchor not in ANCHOR_MODES:
             raise FaceCloakError(f"unknown anchor mode {self.anchor!r}; valid: {', '.join(ANCHOR_MODES)}")
         if self.backend not in BACKENDS:
