@@ -3,10 +3,10 @@
 `PerturbationMethod` owns what all methods share: the surrogate ensemble
 (eval mode, frozen weights), the per-pixel budget and its projection, the
 sign-gradient loop with momentum (MI-FGSM: gradient divided by its mean
-absolute value, accumulated, sign step; ``config.step_norm``), the robustness transforms drawn
-fresh at each step, progress reports, cooperative cancellation and seeding.
-A method overrides `loss` (and, where it needs to, `setup`, `init_delta`,
-`effective` and `after_step`).
+absolute value, accumulated, sign step; or an l2 step, ``config.step_norm``),
+the robustness transforms drawn fresh at each step, progress reports,
+cooperative cancellation and seeding. A method overrides `loss` (and,
+where it needs to, `setup`, `init_delta`, `effective` and `after_step`).
 
 Shape:
     faces: (N, 3, S, S) float32 RGB in [0, 1], aligned to the ArcFace
