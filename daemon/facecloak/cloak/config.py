@@ -72,6 +72,8 @@ class CloakConfig:
     surrogates: FR models optimised against (never the black boxes).
     stickers, highpass, attention, robustness: the focusing mechanisms and the
         in-loop robustness transforms (JPEG, resize, paste jitter); all on.
+    sticker_regions: which Region-Stickers get ``sticker_eps``: any of
+        "eyes", "nose", "mouth" (`facecloak.cloak.budget.REGIONS`).
     highpass_sigma: Gaussian sigma (aligned pixels) of the high-pass filter.
     attention_floor: the least weight the learnable attention leaves a pixel
         (0: pixels where the surrogates are least sensitive give up their budget).
@@ -114,6 +116,7 @@ class CloakConfig:
     highpass: bool = True
     attention: bool = True
     robustness: bool = True
+    sticker_regions: tuple[str, ...] = ("eyes", "nose", "mouth")
     highpass_sigma: float = 1.5
     attention_floor: float = 0.0
     attention_quantile: float = 0.6
@@ -136,6 +139,10 @@ class CloakConfig:
                 raise FaceCloakError(f"{name} must be in [0, 255] (/255 units), got {value}")
             object.__setattr__(self, name, value)
         object.__setattr__(self, "surrogates", tuple(self.surrogates))
+        regions = (self.sticker_regions,) if isinstance(self.sticker_regions, str) else tuple(self.sticker_regions)
+        object.__setattr__(self, "sticker_regions", regions)
+        if not regions or not set(regions) <= {"eyes", "nose", "mouth"}:
+            raise FaceCloakError(f"sticker_regions must be some of eyes, nose, mouth; got {regions}")
         if self.anchor is None:  # "no anchor", however it was spelt (e.g. --set anchor=none)
             object.__setattr__(self, "anchor", "none")
         if self.steps < 0 or self.k < 1 or (self.batch is not None and self.batch < 1):

@@ -223,6 +223,7 @@ class PerturbationMethod(ABC):
         meta: dict[str, Any] = {
             "method": self.name, "universal": self.universal, "models": self.model_names,
             **cfg.budgets(), "strength": cfg.strength, "steps": cfg.steps, "step_size": cfg.step_size,
+            "sticker_regions": list(cfg.sticker_regions) if cfg.stickers else None,
             "momentum": cfg.momentum, "step_norm": cfg.step_norm,
             "lighting": relight, "zoom": cfg.zoom, "elastic": elastic,
             "k": n_faces, "batch": cfg.batch, "backend": "none",
