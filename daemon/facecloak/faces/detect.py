@@ -167,10 +167,6 @@ class TwoScales:
         self._full_from_small = np.array([[fx, 0, 0.5 * fx - 0.5], [0, fy, 0.5 * fy - 0.5]])
         self._factor = max(fx, fy)
 
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return self.full.shape
-
     def warp(self, crop_from_image: np.ndarray, out_size: tuple[int, int]) -> np.ndarray:
         """`warp_antialiased` of the photo by ``crop_from_image`` (photo pixels to crop pixels)."""
         if self._factor > 1 and affine_scale(crop_from_image) * self._factor <= 1:

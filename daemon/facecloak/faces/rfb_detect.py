@@ -137,8 +137,9 @@ class RfbDetector(DlibDetector):
         one onnxruntime thread (`threads` 0 becomes 1). Default on the CPU:
         FACECLOAK_THREADS, else the usable CPUs; 1 on a GPU. On the 2-core
         CPU, onnxruntime's own threads barely speed this small network up
-        (the levels of a 1280 px copy: 112 ms on one thread, 111 on two),
-        while two levels at once take 64 ms.
+        (timed ad hoc, the levels of a 1280 px copy: 112 ms on one thread,
+        111 on two), while two levels at once take 64 ms (`facecloak bench
+        latency` reports this stage as "detect").
     """
 
     def __init__(
