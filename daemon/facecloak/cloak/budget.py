@@ -36,37 +36,26 @@ _MOUTH_PAD = (5.0, 8.0)
 _NOSE_HALF_W = 9.0
 
 
-#: The sticker regions, in `sticker_boxes`' order.
-REGIONS = ("eyes", "nose", "mouth")
-
-
-def sticker_boxes(size: int = 112, regions: tuple[str, ...] = REGIONS) -> list[tuple[float, float, float, float]]:
-    """The sticker boxes (x0, y0, x1, y1), inclusive pixel-centre bounds, for an S crop:
-    two for "eyes", one each for "nose" and "mouth", those of `regions`."""
-    unknown = set(regions) - set(REGIONS)
-    if unknown:
-        raise ValueError(f"unknown sticker regions {sorted(unknown)}; known: {', '.join(REGIONS)}")
+def sticker_boxes(size: int = 112) -> list[tuple[float, float, float, float]]:
+    """The four sticker boxes (x0, y0, x1, y1), inclusive pixel-centre bounds, for an S crop."""
     pts = template(112)
     boxes = []
-    if "eyes" in regions:
-        for eye in pts[:2]:
-            boxes.append((eye[0] - _EYE_HALF[0], eye[1] - _EYE_HALF[1], eye[0] + _EYE_HALF[0], eye[1] + _EYE_HALF[1]))
-    if "nose" in regions:
-        eye_y, nose = pts[:2, 1].mean(), pts[2]
-        boxes.append((nose[0] - _NOSE_HALF_W, eye_y + 4.0, nose[0] + _NOSE_HALF_W, nose[1] + 5.0))
-    if "mouth" in regions:
-        mouth = pts[3:]
-        boxes.append((mouth[:, 0].min() - _MOUTH_PAD[0], mouth[:, 1].mean() - _MOUTH_PAD[1],
-                      mouth[:, 0].max() + _MOUTH_PAD[0], mouth[:, 1].mean() + _MOUTH_PAD[1]))
+    for eye in pts[:2]:
+        boxes.append((eye[0] - _EYE_HALF[0], eye[1] - _EYE_HALF[1], eye[0] + _EYE_HALF[0], eye[1] + _EYE_HALF[1]))
+    eye_y, nose = pts[:2, 1].mean(), pts[2]
+    boxes.append((nose[0] - _NOSE_HALF_W, eye_y + 4.0, nose[0] + _NOSE_HALF_W, nose[1] + 5.0))
+    mouth = pts[3:]
+    boxes.append((mouth[:, 0].min() - _MOUTH_PAD[0], mouth[:, 1].mean() - _MOUTH_PAD[1],
+                  mouth[:, 0].max() + _MOUTH_PAD[0], mouth[:, 1].mean() + _MOUTH_PAD[1]))
     s = size / 112.0
     return [tuple(float(v) * s for v in box) for box in boxes]  # type: ignore[misc]
 
 
-def sticker_mask(size: int = 112, regions: tuple[str, ...] = REGIONS) -> np.ndarray:
-    """(S, S) bool: True on the sticker boxes of `regions` (all three: about 15% of the area)."""
+def sticker_mask(size: int = 112) -> np.ndarray:
+    """(S, S) bool: True on the eye, nose and mouth boxes (about 15% of the area)."""
     ys, xs = np.mgrid[0:size, 0:size]
     mask = np.zeros((size, size), dtype=bool)
-    for x0, y0, x1, y1 in sticker_boxes(size, regions):
+    for x0, y0, x1, y1 in sticker_boxes(size):
         mask |= (xs >= x0) & (xs <= x1) & (ys >= y0) & (ys <= y1)
     return mask
 
@@ -111,5 +100,5 @@ def budget_map(config: CloakConfig, aligned_face: np.ndarray | None = None, size
         hp = highpass_map(aligned_face, config.highpass_sigma)
         budget = np.maximum(budget, config.eps + (config.highpass_eps - config.eps) * hp)
     if config.stickers:
-        budget = np.where(sticker_mask(size, config.sticker_regions), np.maximum(budget, config.sticker_eps), budget)
+        budget = np.where(sticker_mask(size), np.maximum(budget, config.sticker_eps), budget)
     return torch.from_numpy(budget / 255.0).reshape(1, 1, size, size).float()

@@ -47,7 +47,6 @@ STRENGTHS: dict[str, tuple[float, float, float]] = {
     "high": (12.0, 32.0, 24.0),
 }
 ANCHOR_MODES = ("far", "none")
-STEP_NORMS = ("sign", "l2")
 BACKENDS = ("auto", "augment", "arc2face")
 
 
@@ -62,18 +61,12 @@ class CloakConfig:
         (pixels with a larger budget step proportionally larger, so that every
         pixel can reach its cap in the same number of steps).
     momentum: MI-FGSM decay (1.0 = plain accumulation of L1-normalised grads).
-    step_norm: "sign" moves every pixel by its step (its budget's share);
-        "l2" moves each in proportion to its accumulated gradient, scaled so
-        that the root mean square move is the same: pixels that matter little
-        stay small, which costs less mean squared error for the same budget.
     k: number of varied images of the person (variant 0 is the photo itself).
     batch: variants per step (a fresh random subset each step); None = all k.
     backend: "auto" (Arc2Face if usable, else "augment") | "augment" | "arc2face".
     surrogates: FR models optimised against (never the black boxes).
     stickers, highpass, attention, robustness: the focusing mechanisms and the
         in-loop robustness transforms (JPEG, resize, paste jitter); all on.
-    sticker_regions: which Region-Stickers get ``sticker_eps``: any of
-        "eyes", "nose", "mouth" (`facecloak.cloak.budget.REGIONS`).
     highpass_sigma: Gaussian sigma (aligned pixels) of the high-pass filter.
     attention_floor: the least weight the learnable attention leaves a pixel
         (0: pixels where the surrogates are least sensitive give up their budget).
@@ -107,7 +100,6 @@ class CloakConfig:
     steps: int = 24
     step_size: float = 1.0
     momentum: float = 1.0
-    step_norm: str = "sign"
     k: int = 8
     batch: int | None = None
     backend: str = "auto"
@@ -116,7 +108,6 @@ class CloakConfig:
     highpass: bool = True
     attention: bool = True
     robustness: bool = True
-    sticker_regions: tuple[str, ...] = ("eyes", "nose", "mouth")
     highpass_sigma: float = 1.5
     attention_floor: float = 0.0
     attention_quantile: float = 0.6
@@ -139,10 +130,6 @@ class CloakConfig:
                 raise FaceCloakError(f"{name} must be in [0, 255] (/255 units), got {value}")
             object.__setattr__(self, name, value)
         object.__setattr__(self, "surrogates", tuple(self.surrogates))
-        regions = (self.sticker_regions,) if isinstance(self.sticker_regions, str) else tuple(self.sticker_regions)
-        object.__setattr__(self, "sticker_regions", regions)
-        if not regions or not set(regions) <= {"eyes", "nose", "mouth"}:
-            raise FaceCloakError(f"sticker_regions must be some of eyes, nose, mouth; got {regions}")
         if self.anchor is None:  # "no anchor", however it was spelt (e.g. --set anchor=none)
             object.__setattr__(self, "anchor", "none")
         if self.steps < 0 or self.k < 1 or (self.batch is not None and self.batch < 1):
@@ -153,8 +140,6 @@ class CloakConfig:
             raise FaceCloakError("attention_floor must be in [0, 1], attention_quantile in (0, 1]")
         if self.step_size <= 0 or self.momentum < 0 or self.highpass_sigma <= 0 or self.elastic < 0:
             raise FaceCloakError("step_size and highpass_sigma must be > 0, momentum and elastic >= 0")
-        if self.step_norm not in STEP_NORMS:
-            raise FaceCloakError(f"unknown step_norm {self.step_norm!r}; valid: {', '.join(STEP_NORMS)}")
         if self.anchor not in ANCHOR_MODES:
             raise FaceCloakError(f"unknown anchor mode {self.anchor!r}; valid: {', '.join(ANCHOR_MODES)}")
         if self.backend not in BACKENDS:

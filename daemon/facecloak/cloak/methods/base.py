@@ -3,10 +3,10 @@
 `PerturbationMethod` owns what all methods share: the surrogate ensemble
 (eval mode, frozen weights), the per-pixel budget and its projection, the
 sign-gradient loop with momentum (MI-FGSM: gradient divided by its mean
-absolute value, accumulated, sign step; or an l2 step, ``config.step_norm``),
-the robustness transforms drawn fresh at each step, progress reports,
-cooperative cancellation and seeding. A method overrides `loss` (and,
-where it needs to, `setup`, `init_delta`, `effective` and `after_step`).
+absolute value, accumulated, sign step), the robustness transforms drawn
+fresh at each step, progress reports, cooperative cancellation and seeding.
+A method overrides `loss` (and, where it needs to, `setup`, `init_delta`,
+`effective` and `after_step`).
 
 Shape:
     faces: (N, 3, S, S) float32 RGB in [0, 1], aligned to the ArcFace
@@ -183,12 +183,7 @@ class PerturbationMethod(ABC):
                     dims = (1, 2, 3)
                     grad = grad / grad.abs().mean(dim=dims, keepdim=True).clamp_min(1e-12)
                     momentum = cfg.momentum * momentum + grad
-                    if cfg.step_norm == "l2":
-                        rms = momentum.pow(2).mean(dim=dims, keepdim=True).sqrt().clamp_min(1e-12)
-                        direction = momentum / rms
-                    else:
-                        direction = momentum.sign()
-                    delta = (delta.detach() - step * direction).clamp(-budget, budget)
+                    delta = (delta.detach() - step * momentum.sign()).clamp(-budget, budget)
                     if not self.universal:  # a per-image delta keeps its own face in range
                         delta = (faces + delta).clamp(0.0, 1.0) - faces
                 self.after_step(grad_eff.detach(), t)
@@ -223,9 +218,7 @@ class PerturbationMethod(ABC):
         meta: dict[str, Any] = {
             "method": self.name, "universal": self.universal, "models": self.model_names,
             **cfg.budgets(), "strength": cfg.strength, "steps": cfg.steps, "step_size": cfg.step_size,
-            "sticker_regions": list(cfg.sticker_regions) if cfg.stickers else None,
-            "momentum": cfg.momentum, "step_norm": cfg.step_norm,
-            "lighting": relight, "zoom": cfg.zoom, "elastic": elastic,
+            "momentum": cfg.momentum, "lighting": relight, "zoom": cfg.zoom, "elastic": elastic,
             "k": n_faces, "batch": cfg.batch, "backend": "none",
             "seed": cfg.seed, "version": __version__, "anchor": cfg.anchor, "device": self.device,
             "switches": {"stickers": cfg.stickers, "highpass": cfg.highpass,
