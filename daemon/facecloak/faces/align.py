@@ -158,7 +158,8 @@ def warp_antialiased(
     )
 
 
-def shrink_area(src: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, float, float]:
+def shrink_area(src: np.ndarray, size: tuple[int, int],
+                last: int = cv2.INTER_AREA) -> tuple[np.ndarray, float, float]:
     """Shrink `src` to `size` (width, height) by area averaging, fast.
 
     OpenCV's INTER_AREA is quick only for whole factors: a 12-megapixel photo
@@ -170,6 +171,9 @@ def shrink_area(src: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, flo
     at the right and bottom edges: so the factors (fx, fy) that map it back
     are returned, ``src pixel = (small pixel + 0.5) * f - 0.5`` (`Face.scaled`).
     A `size` not smaller than `src` on both sides is an INTER_AREA resize.
+    last: the interpolation of the last step; the detection copy uses
+    INTER_LINEAR, 5-10 ms less at 12 megapixels (a shrink by less than 2
+    after a 2x2 mean barely aliases).
     """
     w, h = size
     img, fx, fy = src, 1.0, 1.0
@@ -179,5 +183,5 @@ def shrink_area(src: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, flo
         fx, fy = 2 * fx, 2 * fy
     if img.shape[:2] != (h, w):
         fx, fy = fx * img.shape[1] / w, fy * img.shape[0] / h
-        img = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+        img = cv2.resize(img, (w, h), interpolation=last)
     return img, fx, fy

@@ -140,7 +140,7 @@ class FaceDetector(ABC):
         if size == (w, h):
             return rgb, 1.0, 1.0
         if factor < 1:
-            return shrink_area(rgb, size)
+            return shrink_area(rgb, size, last=cv2.INTER_LINEAR)
         return cv2.resize(rgb, size, interpolation=cv2.INTER_LINEAR), w / size[0], h / size[1]
 
     @abstractmethod
