@@ -42,7 +42,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from ..device import fixed_threads, ort_providers, usable_cpus
+from ..device import ort_providers, usable_cpus
 from ..models.store import model_file
 from .align import shrink_area
 from .detect import Face, TwoScales
@@ -134,12 +134,16 @@ class RfbDetector(DlibDetector):
     providers: the onnxruntime providers of its two sessions (default:
         `facecloak.device.ort_providers("auto")`).
     parallel: pyramid levels run at once, on threads, each level's pass on
-        one onnxruntime thread (`threads` 0 becomes 1). Default on the CPU:
-        FACECLOAK_THREADS, else the usable CPUs; 1 on a GPU. On the 2-core
-        CPU, onnxruntime's own threads barely speed this small network up
-        (timed ad hoc, the levels of a 1280 px copy: 112 ms on one thread,
-        111 on two), while two levels at once take 64 ms (`facecloak bench
-        latency` reports this stage as "detect").
+        one onnxruntime thread (`threads` 0 becomes 1). Default: the usable
+        CPUs (1 on a GPU), even where FACECLOAK_THREADS caps torch. On the
+        2-core CPU, onnxruntime's own threads barely speed this small network
+        up (timed ad hoc, the levels of a 1280 px copy: 112 ms on one
+        thread, 111 on two), while two levels at once take 64 ms (`facecloak
+        bench latency` reports this stage as "detect"). The passes are short
+        bursts, so they take both cores even in the daemon's cloak worker
+        (FACECLOAK_THREADS=1 there): under `facecloak bench daemon` that
+        took a 12 MP photo from 473 to 380 ms in the worker (p50), and the
+        enrolments running beside it from 48-51 to 42-44 s.
     """
 
     def __init__(
@@ -173,8 +177,7 @@ class RfbDetector(DlibDetector):
         self.nms_threshold = nms_threshold
         self.inside_fraction = inside_fraction
         on_cpu = list(self.providers) == ["CPUExecutionProvider"]
-        self.parallel = max(1, parallel if parallel is not None else
-                            (fixed_threads() or usable_cpus()) if on_cpu else 1)
+        self.parallel = max(1, parallel if parallel is not None else usable_cpus() if on_cpu else 1)
         self._pool: ThreadPoolExecutor | None = None
         self._pool_pid = 0
         if self.parallel > 1 and threads == 0:
