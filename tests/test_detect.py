@@ -350,6 +350,17 @@ def test_12_megapixel_photo(detector, photos_dir):
     assert faces[0].eye_distance > 400  # a full-resolution face, not a thumbnail's
 
 
+@shared
+@models
+def test_rfb_levels_on_threads_find_what_one_thread_finds(photos_dir):
+    from facecloak.faces.rfb_detect import RfbDetector
+
+    rgb = load_image(photos_dir / "group" / "solvay1927.jpg")
+    one, two = RfbDetector(parallel=1).detect(rgb), RfbDetector(parallel=2).detect(rgb)
+    assert len(one) == 29 and [f.box for f in one] == [f.box for f in two]
+    assert all(np.array_equal(a.landmarks, b.landmarks) for a, b in zip(one, two, strict=True))
+
+
 @models
 def test_rfb_decoding_matches_the_models_own():
     """Cut before its baked decoding, the network decodes (with our priors) to the
