@@ -16,10 +16,10 @@ spread (25th-75th percentile, min, max); the absolute milliseconds are
 reported too, and, timed in the same rounds, face detection alone on the
 decoded photo (the default detector, which `cloak_bytes` runs), to show how
 much of the cloak's cost is finding the faces, with the median of each of
-its stages (`FaceDetector.detect`'s ``timings``). The mask is a uniform-noise mask: the cost of applying a mask
-does not depend on its values. Without the engine's ``apply`` module the
-benchmark's own stand-in (decode, detect, paste, encode) is timed instead,
-and the result says so.
+its stages (`FaceDetector.detect`'s ``timings``). The mask is a
+uniform-noise mask: the cost of applying a mask does not depend on its
+values. Without the engine's ``apply`` module the benchmark's own stand-in
+(decode, detect, paste, encode) is timed instead, and the result says so.
 """
 
 from __future__ import annotations
