@@ -13,9 +13,8 @@ where torch sees no GPU is an error, never a silent fall-back. Where
 onnxruntime has no CUDA provider, `ort_providers("auto")` answers without
 importing torch, so detection alone stays torch-free.
 
-How many CPU threads: `usable_cpus`, and `fixed_threads` (FACECLOAK_THREADS,
-which the daemon sets in each worker process); torch's own count is
-`facecloak.cloak.threads`.
+`usable_cpus` lives here too, so that detection can size its thread pool
+without importing torch; torch's own count is `facecloak.cloak.threads`.
 """
 
 from __future__ import annotations
@@ -23,8 +22,6 @@ from __future__ import annotations
 import os
 
 from .errors import FaceCloakError
-
-THREADS_ENV = "FACECLOAK_THREADS"
 
 
 def usable_cpus() -> int:
@@ -34,11 +31,6 @@ def usable_cpus() -> int:
     except (AttributeError, OSError):  # macOS, Windows
         return max(1, os.cpu_count() or 1)
 
-
-def fixed_threads() -> int | None:
-    """The thread count FACECLOAK_THREADS asks for, or None when it is unset or not a positive integer."""
-    env = os.environ.get(THREADS_ENV, "").strip()
-    return int(env) if env.isdigit() and int(env) > 0 else None
 
 DEVICES = ("auto", "cpu", "cuda")
 _CUDA_EP, _CPU_EP = "CUDAExecutionProvider", "CPUExecutionProvider"

@@ -180,14 +180,12 @@ def run(out: Path, reps: int = 5, strength: str = "mid", sizes_mp: tuple[float, 
              f"Commit {doc['meta'].get('commit')}, {doc['meta'].get('cpu_count')} CPUs; load average "
              f"(1, 5, 15 min) before: {', '.join(f'{v:.2f}' for v in load_before)}, after: "
              f"{', '.join(f'{v:.2f}' for v in doc['load_average_after'])}.", ""]
+    stages = list(lat["sizes"][0]["detect_stage_ms"]) if lat["sizes"] else []  # `FaceDetector.detect`'s, in order
     lines += latency_table(lat) + ["", f"Detection by stage ({lat['detector']} detector), median ms:", "",
-                                   "| size | " + " | ".join(STAGES) + " |", "|---|" + "---|" * len(STAGES)]
+                                   "| size | " + " | ".join(stages) + " |", "|---|" + "---|" * len(stages)]
     for size in lat["sizes"]:
         ms = size["detect_stage_ms"]
-        lines.append(f"| {size['megapixels']:g} MP | " + " | ".join(f"{ms.get(k, 0):.0f}" for k in STAGES) + " |")
+        lines.append(f"| {size['megapixels']:g} MP | " + " | ".join(f"{ms.get(k, 0):.0f}" for k in stages) + " |")
     (out / "report.md").write_text("\n".join(lines) + "\n")
     return doc
 
-
-#: `FaceDetector.detect`'s stages, in order.
-STAGES = ("shrink", "detect", "refine", "human_check")

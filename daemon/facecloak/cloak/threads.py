@@ -20,15 +20,23 @@ Setting FACECLOAK_THREADS fixes the count and turns the tuner off.
 from __future__ import annotations
 
 import functools
+import os
 import time
 from collections.abc import Iterator
 
 import torch
 
-from ..device import THREADS_ENV as ENV
-from ..device import fixed_threads, usable_cpus
+from ..device import usable_cpus
 
 __all__ = ["ENV", "ThreadTuner", "fixed_threads", "set_threads", "usable_cpus"]
+
+ENV = "FACECLOAK_THREADS"
+
+
+def fixed_threads() -> int | None:
+    """The thread count FACECLOAK_THREADS asks for, or None when it is unset or not a positive integer."""
+    env = os.environ.get(ENV, "").strip()
+    return int(env) if env.isdigit() and int(env) > 0 else None
 
 
 @functools.cache
