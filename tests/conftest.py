@@ -22,6 +22,15 @@ def photos_dir(shared_dir: Path) -> Path:
     return shared_dir / "data" / "photos"
 
 
+@pytest.fixture(scope="session")
+def lfw(shared_dir: Path) -> Path:
+    """``shared/data/lfw`` (LFW deep-funneled, pairs.txt), or skip."""
+    root = shared_dir / "data" / "lfw"
+    if not (root / "pairs.txt").is_file():
+        pytest.skip("../shared/data/lfw not found")
+    return root
+
+
 @pytest.fixture
 def use_keyring():
     """install(backend): make it keyring's active backend until the test ends."""

@@ -147,14 +147,6 @@ def test_shrink_is_a_noop_on_small_photos():
 # --------------------------------------------------------------- on real photos
 
 
-@pytest.fixture(scope="module")
-def lfw(shared_dir):
-    root = shared_dir / "data" / "lfw"
-    if not (root / "pairs.txt").is_file():
-        pytest.skip("../shared/data/lfw not found")
-    return root
-
-
 @pytest.mark.shared
 @pytest.mark.models
 def test_idealised_without_mask_matches_realistic_embedding(lfw):

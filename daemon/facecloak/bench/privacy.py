@@ -46,7 +46,7 @@ from ..errors import FaceCloakError
 from ..faces import Face, align_face, get_detector, load_image
 from ..models.fr import load_embedder
 from ..models.registry import DEFAULT_BLACKBOXES, FETCHABLE_FR, get_spec
-from . import quality, robustness, scoring
+from . import privacy_parts, quality, robustness, scoring
 from .embed import RealisticEmbedder, idealised_embeddings
 from .gallery import CleanPhotos, PhotoKey
 from .lfw_data import lfw_root, people_with, photo_path
@@ -170,8 +170,13 @@ def _quality(clean: np.ndarray, other: np.ndarray, landmarks: np.ndarray) -> tup
 
 def run_method(method: PrivacyMethod, ctx: Context, seed: int, progress: bool = True,
                variants: tuple[str, ...] | None = None, idealised: bool | None = None,
-               keep_examples: bool = True) -> dict:
-    """Cloak every probe with ``method`` and embed each variant; raw per-probe results."""
+               keep_examples: bool = True, only_users: set[int] | None = None) -> dict:
+    """Cloak every probe with ``method`` and embed each variant; raw per-probe results.
+
+    only_users: run only these users (indices into the protocol's users; a
+    part of a split run, `privacy_parts`); ``raw["order"]`` lists each
+    probe's (user index, probe index).
+    """
     variants = ctx.variants if variants is None else variants
     idealised = ctx.idealised if idealised is None else idealised
     phone = any(v in robustness.PHONE_VARIANTS for v in variants)
@@ -183,7 +188,9 @@ def run_method(method: PrivacyMethod, ctx: Context, seed: int, progress: bool = 
             for what in ("photo_ssim", "photo_psnr", "face_ssim", "face_psnr")}
     enrol_seconds, probe_seconds, surrogates, linf = [], [], set(), []
     no_face, enrol_failed, examples, enrol_how = 0, 0, [], {}
-    probes = [(ui, u, j, key) for ui, u in enumerate(ctx.protocol.users) for j, key in enumerate(u.probes)]
+    probes = [(ui, u, j, key) for ui, u in enumerate(ctx.protocol.users) for j, key in enumerate(u.probes)
+              if only_users is None or ui in only_users]
+    order = [(ui, j) for ui, _, j, _ in probes]
     if progress:
         from tqdm import tqdm
 
@@ -195,8 +202,8 @@ def run_method(method: PrivacyMethod, ctx: Context, seed: int, progress: bool = 
         if ui not in enrolled:
             rgb0 = load_image(photo_path(ctx.root, *user.enrol))
             face0 = ctx.tool_face(user.enrol, rgb0)
+            enrolled.clear()  # one user's enrolment at a time
             enrolled[ui] = method.enrol(rgb0, face0, useed)
-            enrolled.pop(ui - 1, None)
             enrol_failed += face0 is None
             enrol_seconds.append(enrolled[ui].seconds)
             how = enrolled[ui].info.get("enrol")
@@ -236,6 +243,7 @@ def run_method(method: PrivacyMethod, ctx: Context, seed: int, progress: bool = 
         if keep_examples and len(examples) < EXAMPLES and j == 0:
             examples.append({"key": key, "clean": clean, "uploaded": uploaded})
     return {
+        "order": order,
         "embeddings": {v: {m: np.stack(e) for m, e in d.items()} for v, d in embs.items()},
         "detected": {v: np.array(f, bool) for v, f in found.items()},
         "quality": qual, "enrol_seconds": enrol_seconds, "probe_seconds": probe_seconds,
@@ -324,12 +332,19 @@ def run(out_dir: Path | str, *, users: int | Sequence[str] | None = None, quick:
         plots: bool = False, seed: int = 0, lfw: str | Path | None = None,
         thresholds: str | Path | None = None, cache_dir: str | Path | None = None, detector: str = "dlib",
         sweep_values: dict | None = None, progress: bool = True, args: dict | None = None,
-        device: str = "auto") -> dict:
+        device: str = "auto", part: tuple[int, int] | None = None, join: Sequence[Path] | None = None) -> dict:
     """Run the benchmark, write ``results.json``, ``per_probe.npz`` and ``report.md`` to ``out_dir``.
 
     device: "auto" | "cpu" | "cuda" for the engine methods' optimisation (their
     CloakConfig) and the FR models' onnxruntime sessions; recorded in the metadata.
+    part: (I, N): run only part I of N of the users and write what a later
+        ``join`` needs instead of a report (`privacy_parts`); no latency, plots.
+    join: the folders of every part of this run: score them as one run.
     """
+    if part is not None and (join or plots):
+        raise FaceCloakError("a part of a run cannot also join parts or draw plots")
+    if part is not None:
+        latency = False
     out_dir = Path(out_dir)
     resolved = resolve_device(device)
     if device != "auto":
@@ -375,14 +390,44 @@ def run(out_dir: Path | str, *, users: int | Sequence[str] | None = None, quick:
                   RealisticEmbedder(embedders, detector, clean.median_landmarks, sample.shape[:2]),
                   detector, variants, idealised, thr)
 
+    protocol_doc = {**proto.describe(), "variants": list(variants), "idealised": idealised,
+                    "detector": detector, "clean_photos": len(clean_keys),
+                    "clean_detector_misses": int(np.sum(~clean.detected)),
+                    "headline": "uploaded (realistic: paste, JPEG q95 4:4:4, each model re-detects)"}
+    meta = run_metadata(benchmark="privacy", seed=seed, strength=strength, detector=detector,
+                        args=args or {}, overrides=overrides or {}, device=resolved)
+    setup = {"models": models, "variants": list(variants), "idealised": idealised}
+    only = None
+    if part is not None:
+        if part[1] > len(proto.users):
+            raise FaceCloakError(f"{part[1]} parts for {len(proto.users)} users")
+        only = privacy_parts.part_users(len(proto.users), part)
+    if join:
+        meta["parts"] = [{"dir": str(d), "part": doc["part"], "timings": doc["timings"]}
+                         for d, doc in zip(join, privacy_parts.check_parts(join, protocol_doc, meta, setup),
+                                           strict=True)]
+    out_dir.mkdir(parents=True, exist_ok=True)
+
     results, per_probe, examples = {}, {}, {}
     for mo in method_objs:
         start = time.perf_counter()
-        raw = run_method(mo, ctx, seed, progress)
+        if join:
+            raw = privacy_parts.join_raw(join, mo.name, protocol_doc["n_probes"])
+        else:
+            raw = run_method(mo, ctx, seed, progress, only_users=only)
+        timings[f"method_{mo.name}"] = time.perf_counter() - start
+        if part is not None:
+            privacy_parts.save_raw(out_dir, mo.name, raw)
+            continue
         results[mo.name], arrays = score_method(mo, raw, ctx, seed)
         per_probe.update(arrays)
         examples[mo.name] = raw["examples"]
-        timings[f"method_{mo.name}"] = time.perf_counter() - start
+    if part is not None:
+        timings["total"] = time.perf_counter() - t_all
+        doc = {"part": list(part), "users": sorted(only), "protocol": protocol_doc, "meta": meta,
+               "setup": setup, "timings": timings, "methods": {}, "saved": [mo.name for mo in method_objs]}
+        (out_dir / "part.json").write_text(json.dumps(doc, indent=2))
+        return doc
 
     lat = None
     if latency:
@@ -393,7 +438,6 @@ def run(out_dir: Path | str, *, users: int | Sequence[str] | None = None, quick:
         timings["latency"] = time.perf_counter() - start
 
     sweeps = None
-    out_dir.mkdir(parents=True, exist_ok=True)
     plot_files: dict[str, str] = {}
     if plots:
         from . import plots as plotmod
@@ -403,15 +447,10 @@ def run(out_dir: Path | str, *, users: int | Sequence[str] | None = None, quick:
         timings["sweeps"] = time.perf_counter() - start
         plot_files = plotmod.write_all(out_dir, sweeps, examples)
 
-    meta = run_metadata(benchmark="privacy", seed=seed, strength=strength, detector=detector,
-                        args=args or {}, overrides=overrides or {}, device=resolved)
     timings["total"] = time.perf_counter() - t_all
     doc = {
         "meta": meta,
-        "protocol": {**proto.describe(), "variants": list(variants), "idealised": idealised,
-                     "detector": detector, "clean_photos": len(clean_keys),
-                     "clean_detector_misses": int(np.sum(~clean.detected)),
-                     "headline": "uploaded (realistic: paste, JPEG q95 4:4:4, each model re-detects)"},
+        "protocol": protocol_doc,
         "models": {m: {"registry_role": get_spec(m).role.value, "threshold_far_1e-3": thr[m],
                        "threshold_source": thr_source[m]} for m in models},
         "methods": results,

@@ -16,14 +16,21 @@ from ..cli_options import add_detector_option, add_device_option
 
 def cmd_bench_privacy(args: argparse.Namespace) -> int:
     from . import privacy
+    from .privacy_parts import parse_part
 
     overrides = parse_sets(args.set)
+    part = None if args.part is None else parse_part(args.part)
     doc = privacy.run(
         Path(args.out), users=args.names or args.users, quick=args.quick, distractors=args.distractors,
         methods=args.methods, strength=args.strength, overrides=overrides or None, models=args.models,
         variants=args.variants, idealised=not args.no_idealised, latency=not args.no_latency,
         plots=args.plots, seed=args.seed, lfw=args.lfw, thresholds=args.thresholds, detector=args.detector,
-        device=args.device, args={k: v for k, v in vars(args).items() if k != "func"})
+        device=args.device, args={k: v for k, v in vars(args).items() if k != "func"},
+        part=part, join=[Path(d) for d in args.join] if args.join else None)
+    if part is not None:
+        print(f"wrote part {part[0]}/{part[1]} ({len(doc['users'])} users) to {args.out}; "
+              f"join every part with --join")
+        return 0
     head = doc["methods"]
     for name, res in head.items():
         g = res["scores"]["uploaded"]["groups"]
@@ -102,6 +109,10 @@ def register(bench_subparsers) -> argparse.ArgumentParser:
                    "(default benchmarks/lfw-accuracy/results.json; computed from LFW when absent)")
     add_detector_option(q)
     add_device_option(q, "the optimisation and the FR models")
+    q.add_argument("--part", metavar="I/N",
+                   help="run only users I, I+N, I+2N, ... of this run and keep what --join needs (no report)")
+    q.add_argument("--join", nargs="+", metavar="DIR",
+                   help="score the --part folders of this run (same arguments otherwise) as one run")
     q.add_argument("--out", default="benchmarks/privacy", help="output folder (default benchmarks/privacy)")
     q.set_defaults(func=cmd_bench_privacy)
     return q
