@@ -236,6 +236,27 @@ def test_latency_structure(shared_dir):
     (size,) = lat["sizes"]
     assert size["width"] * size["height"] == pytest.approx(0.2e6, rel=0.01)
     assert size["ratio"]["median"] > 0 and size["ratio"]["min"] <= size["ratio"]["max"]
+    assert size["ratio_plain"]["min"] <= size["ratio_plain"]["median"] <= size["ratio_plain"]["max"]
+    assert len({size["plain_ms"]["median"], size["baseline_ms"]["median"], size["cloak_ms"]["median"]}) == 3
+
+
+def test_plain_reencode_keeps_pixels_size_and_metadata():
+    import io
+
+    from PIL import Image
+
+    from facecloak.bench.latency import plain_reencode
+
+    rgb = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "JPEG", quality=90, subsampling=2, exif=exif)
+    out = plain_reencode(buf.getvalue())
+    with Image.open(io.BytesIO(out)) as img:
+        assert img.format == "JPEG" and img.size == (64, 48)
+        assert img.getexif()[0x010F] == "PhoneMaker"
+        assert img.layer == [(1, 1, 1, 0), (2, 1, 1, 1), (3, 1, 1, 1)]  # 4:4:4
 
 
 @pytest.mark.shared
