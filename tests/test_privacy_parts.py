@@ -32,21 +32,28 @@ def test_parts_cover_every_user_once():
 def test_joined_parts_score_as_the_whole_run(lfw, tmp_path):
     from facecloak.bench import privacy
 
-    common = dict(users=USERS, distractors=30, methods=["uniform"], models=["mobilefacenet", "faceplugin"],
+    common = dict(users=USERS, distractors=30, methods=["uniform", "none"], models=["mobilefacenet", "faceplugin"],
                   variants=["uploaded"], idealised=False, latency=False, cache_dir=tmp_path / "cache",
                   progress=False, thresholds=tmp_path / "absent.json", lfw=lfw)
     whole = privacy.run(tmp_path / "whole", **common)
     for i in range(2):
-        doc = privacy.run(tmp_path / f"p{i}", part=(i, 2), **common)
-        assert doc["users"] == ([0, 2] if i == 0 else [1])
+        doc = privacy.run(tmp_path / f"p{i}", part=(i, 2), **{**common, "methods": ["uniform"]})
+        assert doc["users"] == ([0, 2] if i == 0 else [1]) and doc["saved"] == ["uniform"]
         assert not (tmp_path / f"p{i}" / "report.md").exists()
+    # A method run later into the same folders joins the same run.
+    for i in range(2):
+        doc = privacy.run(tmp_path / f"p{i}", part=(i, 2), **{**common, "methods": ["none"]})
+        assert doc["saved"] == ["none", "uniform"]
+    with pytest.raises(FaceCloakError, match="another part"):
+        privacy.run(tmp_path / "p0", part=(1, 2), **common)
     parts = [tmp_path / "p1", tmp_path / "p0"]  # any order
     joined = privacy.run(tmp_path / "joined", join=parts, **common)
 
     assert joined["protocol"] == whole["protocol"]
-    w, j = whole["methods"]["uniform"], joined["methods"]["uniform"]
-    assert j["scores"] == w["scores"]
-    assert j["quality"] == w["quality"] and j["mask_linf"] == w["mask_linf"]
+    for name in ("uniform", "none"):
+        w, j = whole["methods"][name], joined["methods"][name]
+        assert j["scores"] == w["scores"]
+        assert j["quality"] == w["quality"] and j["mask_linf"] == w["mask_linf"]
     a, b = np.load(tmp_path / "whole" / "per_probe.npz"), np.load(tmp_path / "joined" / "per_probe.npz")
     assert sorted(a.files) == sorted(b.files)
     for key in a.files:
@@ -57,7 +64,7 @@ def test_joined_parts_score_as_the_whole_run(lfw, tmp_path):
     with pytest.raises(FaceCloakError, match="exactly once"):
         privacy.run(tmp_path / "bad", join=[tmp_path / "p0"], **common)
     with pytest.raises(FaceCloakError, match="not in part"):
-        privacy.run(tmp_path / "bad", join=parts, **{**common, "methods": ["none"]})
+        privacy.run(tmp_path / "bad", join=parts, **{**common, "methods": ["opom-centre"]})
     other = tmp_path / "p1-other-seed"
     shutil.copytree(tmp_path / "p1", other)
     doc = json.loads((other / "part.json").read_text())

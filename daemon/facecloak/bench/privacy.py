@@ -262,20 +262,35 @@ def _stats(values: list[float]) -> dict:
             "max": float(v.max())}
 
 
-def score_method(method: PrivacyMethod, raw: dict, ctx: Context, seed: int) -> tuple[dict, dict]:
-    """(JSON-able scores of one method, per-probe arrays for the .npz)."""
+def rank_probes(raw: dict, ctx: Context) -> dict[str, dict[str, dict[str, np.ndarray]]]:
+    """{variant: {model: `scoring.probe_scores`}} of ``raw``'s probes (``raw["order"]``)
+    against the whole protocol's gallery and enrolment photos."""
     proto = ctx.protocol
-    probe_user = np.array([ui for ui, u in enumerate(proto.users) for _ in u.probes], np.int64)
+    probe_user = np.array([ui for ui, _ in raw["order"]], np.int64)
     gal_rows = ctx.clean.rows(proto.gallery)
     enrol_rows = ctx.clean.rows([u.enrol for u in proto.users])
+    out: dict = {}
+    for variant, by_model in raw["embeddings"].items():
+        out[variant] = {}
+        for m, pe in by_model.items():
+            clean = ctx.clean.embeddings(m)
+            out[variant][m] = scoring.probe_scores(pe, probe_user, clean[gal_rows], proto.gallery_user,
+                                                   clean[enrol_rows])
+    return out
+
+
+def score_method(method: PrivacyMethod, raw: dict, ctx: Context, seed: int) -> tuple[dict, dict]:
+    """(JSON-able scores of one method, per-probe arrays for the .npz). ``raw`` is `run_method`'s,
+    or a joined one that holds ``"ranked"`` (`rank_probes`) instead of embeddings."""
+    proto = ctx.protocol
+    probe_user = np.array([ui for ui, u in enumerate(proto.users) for _ in u.probes], np.int64)
     roles = scoring.model_roles(ctx.models, set(raw["surrogates"]))
     refused = sorted(m for m in raw["surrogates"] if m in DEFAULT_BLACKBOXES and m in ctx.models)
     scores, per_probe = {}, {}
-    for variant, by_model in raw["embeddings"].items():
+    ranked = raw["ranked"] if "ranked" in raw else rank_probes(raw, ctx)
+    for variant, by_model in ranked.items():
         per_model, ranks = {}, {}
-        for m, pe in by_model.items():
-            clean = ctx.clean.embeddings(m)
-            s = scoring.probe_scores(pe, probe_user, clean[gal_rows], proto.gallery_user, clean[enrol_rows])
+        for m, s in by_model.items():
             per_model[m] = scoring.summarise(s, ctx.thresholds.get(m))
             per_model[m]["role"] = roles[m]
             ranks[m] = s["rank"]
@@ -402,11 +417,14 @@ def run(out_dir: Path | str, *, users: int | Sequence[str] | None = None, quick:
         if part[1] > len(proto.users):
             raise FaceCloakError(f"{part[1]} parts for {len(proto.users)} users")
         only = privacy_parts.part_users(len(proto.users), part)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if part is not None:  # claim the folder now: a clash is found before hours of work, not after
+        privacy_parts.write_part(out_dir, {"part": list(part), "users": sorted(only), "protocol": protocol_doc,
+                                           "meta": meta, "setup": setup, "timings": {}, "saved": []})
     if join:
         meta["parts"] = [{"dir": str(d), "part": doc["part"], "timings": doc["timings"]}
                          for d, doc in zip(join, privacy_parts.check_parts(join, protocol_doc, meta, setup),
                                            strict=True)]
-    out_dir.mkdir(parents=True, exist_ok=True)
 
     results, per_probe, examples = {}, {}, {}
     for mo in method_objs:
@@ -417,7 +435,7 @@ def run(out_dir: Path | str, *, users: int | Sequence[str] | None = None, quick:
             raw = run_method(mo, ctx, seed, progress, only_users=only)
         timings[f"method_{mo.name}"] = time.perf_counter() - start
         if part is not None:
-            privacy_parts.save_raw(out_dir, mo.name, raw)
+            privacy_parts.save_raw(out_dir, mo.name, raw, rank_probes(raw, ctx))
             continue
         results[mo.name], arrays = score_method(mo, raw, ctx, seed)
         per_probe.update(arrays)
@@ -425,9 +443,8 @@ def run(out_dir: Path | str, *, users: int | Sequence[str] | None = None, quick:
     if part is not None:
         timings["total"] = time.perf_counter() - t_all
         doc = {"part": list(part), "users": sorted(only), "protocol": protocol_doc, "meta": meta,
-               "setup": setup, "timings": timings, "methods": {}, "saved": [mo.name for mo in method_objs]}
-        (out_dir / "part.json").write_text(json.dumps(doc, indent=2))
-        return doc
+               "setup": setup, "timings": timings, "saved": [mo.name for mo in method_objs]}
+        return {**privacy_parts.write_part(out_dir, doc), "methods": {}}
 
     lat = None
     if latency:

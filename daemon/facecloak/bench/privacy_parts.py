@@ -10,12 +10,16 @@ commit), then joined into the report the whole run would have written:
 
 Every part builds the whole run's protocol (the same gallery, the same
 seeds per user), so a probe's scores do not depend on how the run was cut.
-A part writes, per method, what `run_method` measured on its users
-(embeddings per variant and model, detections, quality, seconds) to
-``part-<method>.npz`` and ``.json``, and its run's description to
-``part.json``; the join checks that the parts are one run (same commit,
-protocol, models, variants, settings; every user exactly once), puts the
-probes back in the whole run's order and scores them as one run would.
+A part writes, per method, what it measured on its users: each probe's
+rank in the whole gallery and similarity to its enrolment photo, per variant
+and FR model (`privacy.rank_probes`), detections, quality and seconds, to
+``part-<method>.npz`` and ``.json`` (a few hundred kB for 79 users: small
+enough to commit, so that another session can add a method to the same
+run), and its run's description to ``part.json``. Methods run later into
+the same folder are added to it. The join checks that the parts are one
+run (same commit, protocol, models, variants, settings; every user exactly
+once), puts the probes back in the whole run's order and scores them as one
+run would.
 """
 
 from __future__ import annotations
@@ -51,12 +55,14 @@ def part_users(n_users: int, part: tuple[int, int]) -> set[int]:
     return set(range(i, n_users, n))
 
 
-def save_raw(out_dir: Path, method: str, raw: dict) -> None:
-    """Write one method's `run_method` result (examples left out) for a later join."""
+def save_raw(out_dir: Path, method: str, raw: dict, ranked: dict) -> None:
+    """Write one method's `run_method` result with its probes' ``ranked`` scores
+    (`privacy.rank_probes`), embeddings and examples left out, for a later join."""
     arrays = {"order": np.asarray(raw["order"], np.int64).reshape(-1, 2)}
-    for variant, by_model in raw["embeddings"].items():
-        for model, emb in by_model.items():
-            arrays[f"emb/{variant}/{model}"] = emb
+    for variant, by_model in ranked.items():
+        for model, scores in by_model.items():
+            for key, values in scores.items():
+                arrays[f"{key}/{variant}/{model}"] = values
     for variant, det in raw["detected"].items():
         arrays[f"detected/{variant}"] = det
     for key, values in raw["quality"].items():
@@ -72,17 +78,33 @@ def _load_raw(part_dir: Path, method: str) -> dict:
         arrays = {k: f[k] for k in f.files}
     raw = json.loads((part_dir / f"part-{method}.json").read_text())
     raw["order"] = arrays.pop("order")
-    raw["embeddings"], raw["detected"], raw["quality"] = {}, {}, {}
+    raw["ranked"], raw["detected"], raw["quality"] = {}, {}, {}
     for key, value in arrays.items():
         kind, rest = key.split("/", 1)
-        if kind == "emb":
+        if kind in ("rank", "enrol_sim"):
             variant, model = rest.split("/", 1)
-            raw["embeddings"].setdefault(variant, {})[model] = value
+            raw["ranked"].setdefault(variant, {}).setdefault(model, {})[kind] = value
         elif kind == "detected":
             raw["detected"][rest] = value
         else:
             raw["quality"][rest] = [float(v) for v in value]
     return raw
+
+
+def write_part(out_dir: Path, doc: dict) -> dict:
+    """Write ``part.json``; when the folder already holds this part of this run (methods run
+    earlier), keep its methods and timings too. Returns what was written."""
+    path = out_dir / "part.json"
+    if path.is_file():
+        old = json.loads(path.read_text())
+        same = old.get("part") == doc["part"] and old.get("protocol") == doc["protocol"] \
+            and old.get("setup") == doc["setup"] and all(old["meta"].get(k) == doc["meta"].get(k) for k in SAME_META)
+        if not same:
+            raise FaceCloakError(f"{out_dir} holds another part or run; give a new --out")
+        doc = {**doc, "saved": sorted(set(old["saved"]) | set(doc["saved"])),
+               "timings": {**old["timings"], **doc["timings"]}}
+    path.write_text(json.dumps(doc, indent=2))
+    return doc
 
 
 def check_parts(part_dirs: Sequence[Path], protocol: dict, meta: dict, setup: dict) -> list[dict]:
@@ -120,8 +142,8 @@ def join_raw(part_dirs: Sequence[Path], method: str, n_probes: int) -> dict:
     perm = np.lexsort((order[:, 1], order[:, 0]))
     joined: dict = {"order": order[perm].tolist(), "examples": []}
     first = raws[0]
-    joined["embeddings"] = {v: {m: np.concatenate([r["embeddings"][v][m] for r in raws])[perm]
-                                for m in by_model} for v, by_model in first["embeddings"].items()}
+    joined["ranked"] = {v: {m: {k: np.concatenate([r["ranked"][v][m][k] for r in raws])[perm] for k in scores}
+                            for m, scores in by_model.items()} for v, by_model in first["ranked"].items()}
     joined["detected"] = {v: np.concatenate([r["detected"][v] for r in raws])[perm] for v in first["detected"]}
     joined["quality"] = {k: list(np.concatenate([r["quality"][k] for r in raws])[perm]) for k in first["quality"]}
     joined["probe_seconds"] = list(np.concatenate([r["probe_seconds"] for r in raws])[perm])
