@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from ..errors import UnknownModelError
-from .align import affine_scale, compose_affine, shrink_area, warp_antialiased
+from .align import PixelSource, affine_scale, compose_affine, shrink_area, warp_antialiased
 
 #: Found on the photos in tests/test_detect.py: every face counted there, one
 #: face per portrait, none in the non-face photos (the husky's face only with
@@ -117,16 +117,30 @@ class FaceDetector(ABC):
         clock = _Stages(timings)
         small, fx, fy = self.shrink(rgb)
         clock.lap("shrink")
-        faces = [face.scaled(fx, fy) for face in self._detect_small(small)]
+        photo = TwoScales(rgb, small, fx, fy)
+        faces = self.find(photo)
         clock.lap("detect")
-        faces = self._refine(TwoScales(rgb, small, fx, fy), faces)
+        return self.finish(photo, faces, human_check, clock)
+
+    def find(self, photo: TwoScales) -> list[Face]:
+        """Faces found on ``photo.small`` (the shrunk copy), in full-resolution pixels, not
+        refined nor checked: the first half of `detect`, which needs only the copy."""
+        return [face.scaled(photo.fx, photo.fy) for face in self._detect_small(photo.small)]
+
+    def finish(self, photo: TwoScales, faces: list[Face], human_check: bool | None = None,
+               clock: _Stages | None = None) -> list[Face]:
+        """The second half of `detect`: refine `find`'s faces on the photo, drop the ones
+        that are not people's, sort them largest first."""
+        clock = clock or _Stages(None)
+        faces = self._refine(photo, faces)
         clock.lap("refine")
         if faces and (self.human_check if human_check is None else human_check):
             from .human import get_human_check
 
             # On the shrunk copy: the check's crop is 160 px, and shrinking a
             # 12-megapixel photo for each face would cost more than the check.
-            keep = get_human_check(self.providers).is_human(small, [face.scaled(1 / fx, 1 / fy) for face in faces])
+            keep = get_human_check(self.providers).is_human(
+                photo.small, [face.scaled(1 / photo.fx, 1 / photo.fy) for face in faces])
             faces = [face for face, ok in zip(faces, keep, strict=True) if ok]
         clock.lap("human_check")
         return sorted(faces, key=lambda face: face.area, reverse=True)
@@ -155,14 +169,18 @@ class FaceDetector(ABC):
 class TwoScales:
     """A photo and the shrunk copy detection ran on, to cut crops from.
 
+    full: the photo, as an array or as a `PixelSource` that reads it a region
+    at a time (a decoded Pillow image, never copied whole); None while only
+    `FaceDetector.find` runs, which needs the copy alone.
+
     `warp` cuts a crop from the copy when the crop's scale is no finer than
     the copy's, so that a 12-megapixel photo is not shrunk again for every
     landmark crop (tens of ms), and from the photo otherwise. The copy is an
     area average of the photo, so the crop is the same up to resampling.
     """
 
-    def __init__(self, full: np.ndarray, small: np.ndarray, fx: float, fy: float) -> None:
-        self.full, self.small = full, small
+    def __init__(self, full: np.ndarray | PixelSource | None, small: np.ndarray, fx: float, fy: float) -> None:
+        self.full, self.small, self.fx, self.fy = full, small, fx, fy
         # copy pixel p -> photo pixel (p + 0.5) * f - 0.5, as a matrix
         self._full_from_small = np.array([[fx, 0, 0.5 * fx - 0.5], [0, fy, 0.5 * fy - 0.5]])
         self._factor = max(fx, fy)
