@@ -36,8 +36,10 @@ from ..faces import (
     paste_aligned,
     template,
 )
-from ..faces.image_io import DEFAULT_MAX_PIXELS
-from .encode import encode_like, has_gps, strip_gps_jpeg
+from ..faces.align import PixelSource
+from ..faces.image_io import DEFAULT_MAX_PIXELS, open_image
+from . import pillow_path
+from .encode import encode_image_like, encode_like, has_gps, strip_gps_jpeg
 from .mask import SIZE, CloakMask
 
 #: FR model that tells the user's faces from other people's (`only_user`).
@@ -140,7 +142,7 @@ def _load_match_embedder(name: str, providers: tuple[str, ...]):
 
 
 def match_user(
-    rgb: np.ndarray,
+    rgb: np.ndarray | PixelSource,
     faces: Sequence[Face],
     user_embedding: np.ndarray,
     match_model: str = DEFAULT_MATCH_MODEL,
@@ -158,7 +160,10 @@ def match_user(
     ref = np.asarray(user_embedding, dtype=np.float32).reshape(-1)
     if not faces:
         return [], np.zeros(0, np.float32)
-    embs = _match_embedder(match_model, device).embed_faces(rgb, [f.landmarks for f in faces])
+    embedder = _match_embedder(match_model, device)
+    if isinstance(rgb, PixelSource) and not hasattr(embedder, "align_for"):
+        rgb = rgb[:, :]  # dlib's embedder reads a whole array
+    embs = embedder.embed_faces(rgb, [f.landmarks for f in faces])
     if embs.shape[1] != ref.size:
         raise FaceCloakError(
             f"the enrolled embedding has {ref.size} values but {match_model!r} gives "
@@ -199,11 +204,18 @@ def cloak_bytes(
         ImageDecodeError, ImageTooLargeError: unreadable or oversized input.
     """
     start = time.perf_counter()
-    rgb, info = load_image_with_info(data, max_pixels)
-    faces = (detector or get_detector(device=device)).detect(rgb)
+    detector = detector or get_detector(device=device)
+    img, what = open_image(data, max_pixels)
+    if pillow_path.takes(img):  # RGB: only the faces' regions go through numpy
+        img, info, faces = pillow_path.decode_and_find(img, what, data, detector, max_pixels)
+        pixels = PixelSource(img)
+    else:
+        img = None
+        pixels, info = load_image_with_info(data, max_pixels)
+        faces = detector.detect(pixels)
     select = None
     if only_user is not None and faces:
-        select, _ = match_user(rgb, faces, only_user, match_model, match_threshold, device)
+        select, _ = match_user(pixels, faces, only_user, match_model, match_threshold, device)
     width, height = info.size
     if not faces or (select is not None and not any(select)):
         out, fmt = bytes(data), info.format
@@ -212,10 +224,15 @@ def cloak_bytes(
             if stripped is not None:
                 out = stripped
             else:  # PNG/WebP with GPS: write the same pixels again
-                out, fmt = encode_like(rgb, data, info, strip_gps=True)
+                out, fmt = encode_like(pixels, data, info, strip_gps=True) if img is None \
+                    else encode_image_like(img, data, info, strip_gps=True)
         ms = 1000 * (time.perf_counter() - start)
         return CloakResult(out, fmt, len(faces), 0, width, height, ms)
-    cloaked, n = cloak_array(rgb, mask, faces, select, inplace=True)
-    out, fmt = encode_like(cloaked, data, info, strip_gps=strip_gps)
+    if img is None:
+        cloaked, n = cloak_array(pixels, mask, faces, select, inplace=True)
+        out, fmt = encode_like(cloaked, data, info, strip_gps=strip_gps)
+    else:
+        n = pillow_path.cloak_image(img, mask, faces, select)
+        out, fmt = encode_image_like(img, data, info, strip_gps=strip_gps)
     ms = 1000 * (time.perf_counter() - start)
     return CloakResult(out, fmt, len(faces), n, width, height, ms)

@@ -64,6 +64,26 @@ def encode_like(
             or (rgb.shape[1], rgb.shape[0]) != tuple(info.size):
         raise ValueError(f"expected ({info.size[1]}, {info.size[0]}, 3) uint8 pixels, "
                          f"got {rgb.dtype} {rgb.shape}")
+    img = Image.fromarray(rgb, "RGB")
+    if info.has_alpha and output_format(info.format) in ("PNG", "WEBP"):
+        alpha = original_alpha(original)
+        if alpha is not None and alpha.shape == rgb.shape[:2]:
+            img = Image.fromarray(np.dstack([rgb, alpha]), "RGBA")
+    return _save(img, original, info, strip_gps)
+
+
+def encode_image_like(
+    img: Image.Image, original: bytes, info: ImageInfo, *, strip_gps: bool = True
+) -> tuple[bytes, str]:
+    """`encode_like` for pixels that are still a Pillow image (mode "RGB", upright, of an
+    input without transparency): no copy of the photo into numpy and back."""
+    if img.mode != "RGB" or img.size != tuple(info.size) or info.has_alpha:
+        raise ValueError(f"expected an RGB image of {info.size} from an input without alpha, "
+                         f"got {img.mode} {img.size}")
+    return _save(img, original, info, strip_gps)
+
+
+def _save(img: Image.Image, original: bytes, info: ImageInfo, strip_gps: bool) -> tuple[bytes, str]:
     fmt = output_format(info.format)
     params: dict = {}
     icc = rgb_icc_profile(info.icc_profile)
@@ -72,11 +92,6 @@ def encode_like(
     exif = clean_exif(info.exif, strip_gps=strip_gps, reset_orientation=True)
     if exif:
         params["exif"] = exif
-    img = Image.fromarray(rgb, "RGB")
-    if info.has_alpha and fmt in ("PNG", "WEBP"):
-        alpha = original_alpha(original)
-        if alpha is not None and alpha.shape == rgb.shape[:2]:
-            img = Image.fromarray(np.dstack([rgb, alpha]), "RGBA")
     if fmt == "JPEG":
         params.update(quality=JPEG_QUALITY, subsampling=0)
     elif fmt == "WEBP":

@@ -11,10 +11,12 @@ PNG costs nothing. Pillow's own decompression-bomb guard is left in place
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import struct
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,6 +79,18 @@ def load_image_with_info(
     src: bytes | str | Path, max_pixels: int = DEFAULT_MAX_PIXELS
 ) -> tuple[np.ndarray, ImageInfo]:
     """`load_image`, plus an `ImageInfo` describing the file."""
+    img, what = open_image(src, max_pixels)
+    with _decoding(what, max_pixels):
+        img.load()
+        return _to_rgb(img)
+
+
+def open_image(src: bytes | str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[Image.Image, str]:
+    """Open `src` and read its header only: (the Pillow image, a description for messages).
+
+    Raises what `load_image` raises for the header (unreadable, unaccepted
+    format, more than `max_pixels`); `load_upright` decodes the pixels.
+    """
     data, what = _read_bytes(src)
     # Pillow warns (DecompressionBombWarning, "Corrupt EXIF data", palette
     # transparency) where we either raise or do not care; keep them quiet.
@@ -93,22 +107,44 @@ def load_image_with_info(
             ) from None
         except _DECODE_ERRORS + (KeyError, TypeError) as exc:
             raise ImageDecodeError(f"{what} has a corrupt image header ({exc})") from None
-        width, height = img.size
-        if width * height > max_pixels:
-            raise ImageTooLargeError(
-                f"{what} is {width}x{height} = {width * height / 1e6:.1f} megapixels; "
-                f"the limit is {max_pixels / 1e6:.1f} megapixels"
-            )
+    width, height = img.size
+    if width * height > max_pixels:
+        raise ImageTooLargeError(
+            f"{what} is {width}x{height} = {width * height / 1e6:.1f} megapixels; "
+            f"the limit is {max_pixels / 1e6:.1f} megapixels"
+        )
+    return img, what
+
+
+def load_upright(img: Image.Image, what: str, max_pixels: int = DEFAULT_MAX_PIXELS
+                 ) -> tuple[Image.Image, ImageInfo]:
+    """Decode an `open_image` image and turn it upright, staying a Pillow image.
+
+    For the images whose pixels need no conversion (mode "RGB", no
+    transparency): the cloak then copies only the faces' regions into numpy,
+    not the whole photo. Raises ValueError for any other image (use
+    `load_image_with_info`), and what `load_image` raises for bad data.
+    """
+    if img.mode != "RGB" or "transparency" in img.info:
+        raise ValueError(f"load_upright needs an RGB image without transparency, got mode {img.mode}")
+    with _decoding(what, max_pixels):
+        img.load()
+        return _orient(img)
+
+
+@contextlib.contextmanager
+def _decoding(what: str, max_pixels: int) -> Iterator[None]:
+    """Pillow's decoding errors as ours, its warnings silenced."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         try:
-            img.load()
-            rgb, info = _to_rgb(img)
+            yield
         except Image.DecompressionBombError as exc:
             raise _bomb_error(what, exc, max_pixels) from None
         except _DECODE_ERRORS as exc:
             raise ImageDecodeError(
                 f"{what} is truncated or corrupt ({type(exc).__name__}: {exc})"
             ) from None
-    return rgb, info
 
 
 def _bomb_error(what: str, exc: Exception, max_pixels: int) -> ImageTooLargeError:
@@ -137,8 +173,8 @@ def _read_bytes(src: bytes | str | Path) -> tuple[bytes, str]:
     return data, what
 
 
-def _to_rgb(img: Image.Image) -> tuple[np.ndarray, ImageInfo]:
-    """Apply EXIF orientation and convert any mode to (H, W, 3) uint8 RGB."""
+def _orient(img: Image.Image) -> tuple[Image.Image, ImageInfo]:
+    """Apply EXIF orientation (in place when there is one): (the upright image, its info)."""
     fmt = "JPEG" if img.format == "MPO" else str(img.format)
     mode = img.mode
     icc = img.info.get("icc_profile") or None
@@ -147,10 +183,14 @@ def _to_rgb(img: Image.Image) -> tuple[np.ndarray, ImageInfo]:
         ImageOps.exif_transpose(img, in_place=True)  # no copy when upright
     except _DECODE_ERRORS + (KeyError, TypeError):
         orientation = 1  # unreadable EXIF: show the pixels as stored
-    oriented = img
-    exif = oriented.info.get("exif") or None
+    exif = img.info.get("exif") or None
+    has_alpha = img.mode in _ALPHA_MODES or "transparency" in img.info
+    return img, ImageInfo(fmt, img.size, mode, orientation, icc, exif, has_alpha)
 
-    has_alpha = oriented.mode in _ALPHA_MODES or "transparency" in oriented.info
+
+def _to_rgb(img: Image.Image) -> tuple[np.ndarray, ImageInfo]:
+    """Apply EXIF orientation and convert any mode to (H, W, 3) uint8 RGB."""
+    oriented, info = _orient(img)
     if oriented.mode in _WIDE_GREY_MODES:
         # 16-bit or float grey: Pillow's convert("RGB") would clip at 255.
         grey = np.asarray(oriented, dtype=np.float64)
@@ -163,6 +203,4 @@ def _to_rgb(img: Image.Image) -> tuple[np.ndarray, ImageInfo]:
         if oriented.mode != "RGB":
             oriented = oriented.convert("RGB")
         rgb = np.array(oriented, dtype=np.uint8)  # one copy: writable, C-contiguous
-    height, width = rgb.shape[:2]
-    info = ImageInfo(fmt, (width, height), mode, orientation, icc, exif, has_alpha)
     return rgb, info

@@ -1,0 +1,122 @@
+"""The cloak that keeps an RGB photo a Pillow image (`facecloak.cloak.pillow_path`).
+
+It must paste what `cloak_array` pastes, find the faces `FaceDetector.detect`
+finds (from a reduced decode of a JPEG, in a second thread), read regions
+exactly as an array would give them, and report a broken file as one.
+"""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from facecloak.cloak import pillow_path
+from facecloak.cloak.apply import cloak_array, cloak_bytes
+from facecloak.cloak.mask import CloakMask
+from facecloak.errors import ImageDecodeError
+from facecloak.faces import get_detector, load_image, warp_antialiased
+from facecloak.faces.align import PixelSource
+from facecloak.faces.image_io import open_image
+
+
+def jpeg(rgb, exif=None, quality=95):
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "JPEG", quality=quality, subsampling=2, **({"exif": exif} if exif else {}))
+    return buf.getvalue()
+
+
+def enlarged(rgb, long_side):
+    img = Image.fromarray(rgb)
+    f = long_side / max(img.size)
+    return np.asarray(img.resize((round(img.width * f), round(img.height * f)), Image.BICUBIC))
+
+
+@pytest.fixture(scope="module")
+def group(photos_dir):
+    """A group photo enlarged to ~12 megapixels, where the reduced decode is used."""
+    return enlarged(load_image(photos_dir / "group" / "stock-group-1.jpg"), 4200)
+
+
+def mask(seed=0):
+    return CloakMask(np.random.default_rng(seed).uniform(-8, 8, (112, 112, 3)), {"method": "test"})
+
+
+def test_pixel_source_reads_what_the_array_holds(group):
+    src = PixelSource(Image.fromarray(group))
+    assert src.shape == group.shape
+    np.testing.assert_array_equal(src[10:50, 3000:3100], group[10:50, 3000:3100])
+    np.testing.assert_array_equal(src[-5:, :7], group[-5:, :7])
+    rng = np.random.default_rng(1)
+    for scale in (0.2, 0.7, 1.5):  # the shrinking branch and the plain bilinear one
+        angle = rng.uniform(-0.5, 0.5)
+        lin = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+        m = np.hstack([lin, -lin @ np.array([[2000.0], [1500.0]]) + 80])
+        a, b = warp_antialiased(group, m, (160, 160)), warp_antialiased(src, m, (160, 160))
+        assert np.abs(a.astype(int) - b.astype(int)).max() <= 1 and np.mean(a != b) < 1e-3
+    off = np.array([[1.0, 0, 50000], [0, 1.0, 0]])  # lands outside the photo
+    assert not warp_antialiased(src, off, (20, 10)).any()
+
+
+def test_faces_from_the_reduced_decode_are_detect_s_faces(group):
+    data = jpeg(group)
+    detector = get_detector()
+    want = detector.detect(load_image(data))
+    img, what = open_image(data)
+    assert pillow_path.takes(img)
+    img, info, got = pillow_path.decode_and_find(img, what, data, detector, 10**9)
+    assert info.size == img.size == (group.shape[1], group.shape[0])
+    assert len(got) == len(want) == 15
+    centres = np.array([f.landmarks.mean(axis=0) for f in got])
+    moved = []
+    for face in want:
+        near = got[int(np.argmin(np.linalg.norm(centres - face.landmarks.mean(axis=0), axis=1)))]
+        moved.append(np.linalg.norm(near.landmarks - face.landmarks, axis=1).max() / face.eye_distance)
+    assert np.median(moved) < 0.05 and max(moved) < 0.2, moved
+
+
+def test_upright_faces_from_a_turned_jpeg(photos_dir):
+    upright = enlarged(load_image(photos_dir / "portrait" / "person-lexi.jpg"), 3000)
+    stored = np.ascontiguousarray(np.rot90(upright, k=1))  # EXIF 6: turn clockwise to show
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    data = jpeg(stored, exif)
+    img, what = open_image(data)
+    img, info, faces = pillow_path.decode_and_find(img, what, data, get_detector(), 10**9)
+    assert info.orientation == 6 and img.size == (upright.shape[1], upright.shape[0])
+    (want,) = get_detector().detect(load_image(data))
+    (face,) = faces
+    assert np.linalg.norm(face.landmarks - want.landmarks, axis=1).max() < 0.05 * want.eye_distance
+
+
+def test_paste_is_cloak_array_s(group):
+    faces = get_detector().detect(group)
+    select = [i % 2 == 0 for i in range(len(faces))]
+    want, n_want = cloak_array(group, mask(), faces, select)
+    img = Image.fromarray(group)
+    n = pillow_path.cloak_image(img, mask(), faces, select)
+    got = np.asarray(img)
+    assert n == n_want == (len(faces) + 1) // 2
+    diff = np.abs(got.astype(int) - want.astype(int))
+    assert diff.max() <= 1 and np.mean(diff > 0) < 1e-5
+    assert np.mean(got != group) > 0.01  # the faces did change
+
+
+def test_cloak_bytes_lands_the_mask_on_the_faces(group):
+    data = jpeg(group)
+    result = cloak_bytes(data, mask())
+    assert (result.faces_found, result.faces_cloaked, result.format) == (15, 15, "JPEG")
+    out = load_image(result.data).astype(int)
+    clean = load_image(data).astype(int)  # the same decode the output went through, but no mask
+    changed = np.abs(out - clean).max(axis=2) > 3
+    for face in get_detector().detect(group):
+        x, y = face.landmarks[2].astype(int)  # around the nose
+        r = max(int(face.eye_distance / 3), 2)
+        assert changed[y - r:y + r, x - r:x + r].mean() > 0.2
+
+
+def test_a_truncated_jpeg_is_a_decode_error_and_the_next_photo_works(group):
+    data = jpeg(group)
+    with pytest.raises(ImageDecodeError, match="truncated or corrupt"):
+        cloak_bytes(data[: len(data) // 2], mask())
+    assert cloak_bytes(data, mask()).faces_cloaked == 15
