@@ -14,7 +14,6 @@ from facecloak.cloak.transforms import (
     jitter_delta,
     jpeg_ste,
     elastic_faces,
-    yaw_faces,
     resize_down_up,
     zoom_faces,
 )
@@ -197,33 +196,6 @@ def test_elastic_faces_bends_smoothly_within_its_amplitude():
     assert int(moved.max()) <= 4 and int(moved.max()) >= 1  # moved, by at most ~the amplitude
     assert len({tuple(c.tolist()) for c in column}) == 3  # each face its own field
     assert int((column[:, 1:] - column[:, :-1]).abs().max()) <= 1  # smooth: neighbouring rows agree
-
-
-def test_yaw_faces_turns_the_nose_and_keeps_the_eyes():
-    from facecloak.faces.align import ARCFACE_TEMPLATE_112
-
-    marks = torch.zeros(2, 3, 112, 112)
-    for x, y in np.rint(ARCFACE_TEMPLATE_112[:3]).astype(int):  # eyes and nose tip
-        marks[..., y - 1:y + 2, x - 1:x + 2] = 1.0
-    assert torch.allclose(yaw_faces(marks, np.random.default_rng(0), 0.0), marks, atol=1e-5)
-
-    class Fixed:  # the two faces turned by +20 and -20 degrees
-        def uniform(self, lo, hi, n):
-            return np.array([20.0, -20.0])
-
-    turned = yaw_faces(marks, Fixed(), 20.0)
-
-    def blob_x(img, y, x0, x1):
-        row = img[0, y - 2:y + 3, x0:x1].sum(dim=0)
-        return float((row * torch.arange(x0, x1)).sum() / row.sum())
-
-    eyes, nose = np.rint(ARCFACE_TEMPLATE_112[:2]), np.rint(ARCFACE_TEMPLATE_112[2])
-    shifts = []
-    for face in turned:
-        for ex, ey in eyes.astype(int):  # realigned: the eyes stay within ~2 px of the template
-            assert abs(blob_x(face, ey, ex - 8, ex + 9) - ex) < 2.5
-        shifts.append(blob_x(face, int(nose[1]), int(nose[0]) - 15, int(nose[0]) + 16) - nose[0])
-    assert shifts[0] > 2 and shifts[1] < -2  # the nose tip swings out of the eyes' plane, both ways
 
 
 # ---------------------------------------------------------------- attention

@@ -81,9 +81,6 @@ class CloakConfig:
     elastic: amplitude (aligned pixels) of a smooth random bend of the clean
         faces at every step (`transforms.elastic_faces`; 0 = off): expression
         and pose changes the fixed variants lack (universal masks only).
-    yaw: the clean faces turned left or right by up to this many degrees at
-        every step, on a generic head shape, and aligned again
-        (`transforms.yaw_faces`; 0 = off; universal masks only).
     push_self: FaceCloak also pushes each cloaked variant away from its own
         clean embedding, as per-image PGD does.
     These four were measured together (benchmarks/ablation: 85 / 78 against
@@ -118,7 +115,6 @@ class CloakConfig:
     push_self: bool = True
     zoom: bool = True
     elastic: float = 3.0
-    yaw: float = 0.0
     anchor: str = "far"
     seed: int = 0
     device: str = "auto"

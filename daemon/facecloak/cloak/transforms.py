@@ -31,7 +31,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..faces.align import ARCFACE_TEMPLATE_112, estimate_similarity, invert_affine
 from ..faces.warp_torch import warp_affine_torch
 
 
@@ -183,41 +182,3 @@ def elastic_faces(x: torch.Tensor, rng: np.random.Generator, amplitude: float, g
     gy = (ys + flow[:, 1] + 0.5) / h * 2 - 1
     return F.grid_sample(x, torch.stack([gx, gy], dim=-1), mode="bilinear", padding_mode="reflection",
                          align_corners=False)
-
-
-def yaw_faces(x: torch.Tensor, rng: np.random.Generator, degrees: float) -> torch.Tensor:
-    """Each aligned face of (N, 3, S, S) turned left or right by up to ``degrees`` and aligned again.
-
-    The head is a generic shape in the aligned frame (an ellipsoid, half as
-    deep as it is wide, with a nose), turned about a vertical axis through
-    its centre; its five template points move with it and a similarity takes
-    them back to the template, as the next photo's alignment would. Parts
-    hidden by the turn are not modelled (small angles). No gradient needed.
-    """
-    n, _, h, w = x.shape
-    s = w / 112.0
-    tmpl = ARCFACE_TEMPLATE_112.astype(np.float64) * s
-    cx, cy, a, b, depth = 56.0 * s, 62.0 * s, 50.0 * s, 66.0 * s, 25.0 * s
-    nose, nose_h, nose_r = tmpl[2], 10.0 * s, 6.0 * s
-
-    def z(px: np.ndarray, py: np.ndarray) -> np.ndarray:
-        u, v = (px - cx) / a, (py - cy) / b
-        head = depth * np.sqrt(np.clip(1.0 - u * u - v * v, 0.0, None))
-        return head + nose_h * np.exp(-((px - nose[0]) ** 2 + (py - nose[1]) ** 2) / (2 * nose_r ** 2))
-
-    ys, xs = np.meshgrid(np.arange(h, dtype=np.float64), np.arange(w, dtype=np.float64), indexing="ij")
-    grids = []
-    for theta in np.radians(rng.uniform(-degrees, degrees, n)):
-        c, sn = np.cos(theta), np.sin(theta)
-        turned = tmpl.copy()
-        turned[:, 0] = cx + (tmpl[:, 0] - cx) * c + z(tmpl[:, 0], tmpl[:, 1]) * sn
-        out_from_turned = estimate_similarity(turned, tmpl)
-        turned_from_out = invert_affine(out_from_turned)
-        qx = turned_from_out[0, 0] * xs + turned_from_out[0, 1] * ys + turned_from_out[0, 2]
-        qy = turned_from_out[1, 0] * xs + turned_from_out[1, 1] * ys + turned_from_out[1, 2]
-        px = cx + (qx - cx) / c
-        for _ in range(4):  # invert x' = cx + (x - cx) cos + z(x, y) sin
-            px = cx + (qx - cx - z(px, qy) * sn) / c
-        grids.append(np.stack([(px + 0.5) / w * 2 - 1, (qy + 0.5) / h * 2 - 1], axis=-1))
-    grid = torch.as_tensor(np.stack(grids), dtype=x.dtype, device=x.device)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)

@@ -41,7 +41,7 @@ from ..config import CloakConfig
 from ..mask import CloakMask
 from ..surrogates import load_surrogates
 from ..threads import ThreadTuner
-from ..transforms import LightingJitter, RobustnessTransform, elastic_faces, yaw_faces, zoom_faces
+from ..transforms import LightingJitter, RobustnessTransform, elastic_faces, zoom_faces
 
 ProgressFn = Callable[[float, str], None]
 StopFn = Callable[[], bool]
@@ -172,8 +172,6 @@ class PerturbationMethod(ABC):
                 eff = self.effective(delta)
                 d = eff if self.universal else eff[index]
                 x = faces[index] if lighting is None else lighting(faces[index])
-                if cfg.yaw and self.universal:
-                    x = yaw_faces(x, shape_rng, cfg.yaw)
                 if elastic:
                     x = elastic_faces(x, shape_rng, elastic)
                 x_adv = transform(x, d) if transform is not None else (x + d).clamp(0.0, 1.0)
