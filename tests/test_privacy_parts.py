@@ -58,8 +58,11 @@ def test_joined_parts_score_as_the_whole_run(lfw, tmp_path):
     assert sorted(a.files) == sorted(b.files)
     for key in a.files:
         np.testing.assert_array_equal(a[key], b[key], err_msg=key)
-    assert [p["part"] for p in joined["meta"]["parts"]] == [[1, 2], [0, 2]]
-    assert (tmp_path / "joined" / "report.md").read_text().startswith("# Privacy benchmark")
+    assert [p["part"] for p in joined["meta"]["joined_parts"]] == [[1, 2], [0, 2]]
+    part_seconds = [json.loads((d / "part.json").read_text())["timings"]["method_none"] for d in parts]
+    assert joined["timings"]["method_none"] == pytest.approx(sum(part_seconds)) and min(part_seconds) > 0
+    report = (tmp_path / "joined" / "report.md").read_text()
+    assert report.startswith("# Privacy benchmark") and "Joined from 2 parts" in report
 
     with pytest.raises(FaceCloakError, match="exactly once"):
         privacy.run(tmp_path / "bad", join=[tmp_path / "p0"], **common)

@@ -421,10 +421,10 @@ def run(out_dir: Path | str, *, users: int | Sequence[str] | None = None, quick:
     if part is not None:  # claim the folder now: a clash is found before hours of work, not after
         privacy_parts.write_part(out_dir, {"part": list(part), "users": sorted(only), "protocol": protocol_doc,
                                            "meta": meta, "setup": setup, "timings": {}, "saved": []})
+    part_docs = privacy_parts.check_parts(join, protocol_doc, meta, setup) if join else []
     if join:
-        meta["parts"] = [{"dir": str(d), "part": doc["part"], "timings": doc["timings"]}
-                         for d, doc in zip(join, privacy_parts.check_parts(join, protocol_doc, meta, setup),
-                                           strict=True)]
+        meta["joined_parts"] = [{"dir": str(d), "part": doc["part"], "timings": doc["timings"]}
+                                for d, doc in zip(join, part_docs, strict=True)]
 
     results, per_probe, examples = {}, {}, {}
     for mo in method_objs:
@@ -434,6 +434,8 @@ def run(out_dir: Path | str, *, users: int | Sequence[str] | None = None, quick:
         else:
             raw = run_method(mo, ctx, seed, progress, only_users=only)
         timings[f"method_{mo.name}"] = time.perf_counter() - start
+        if join:  # the work was the parts': their seconds, summed
+            timings[f"method_{mo.name}"] = sum(doc["timings"].get(f"method_{mo.name}", 0.0) for doc in part_docs)
         if part is not None:
             privacy_parts.save_raw(out_dir, mo.name, raw, rank_probes(raw, ctx))
             continue

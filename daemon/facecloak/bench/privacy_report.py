@@ -201,7 +201,11 @@ def markdown(doc: dict) -> str:
     if doc.get("sweeps") and doc["sweeps"].get("skipped"):
         out += ["Sweeps not run: " + "; ".join(f"`{k}` ({v})" for k, v in doc["sweeps"]["skipped"].items()), ""]
     t = doc["timings"]
-    out += ["## Timings (s)", "", "| stage | seconds |", "|---|---|"]
+    out += ["## Timings (s)", ""]
+    if meta.get("joined_parts"):
+        out += [f"Joined from {len(meta['joined_parts'])} parts (`--part`): each `method_` row is the sum of the "
+                "parts' seconds for that method; the other rows are the join's own.", ""]
+    out += ["| stage | seconds |", "|---|---|"]
     out += [f"| {k} | {v} photos |" if k.endswith("_new_photos") else f"| {k} | {v:.1f} |"
             for k, v in t.items()] + [""]
     return "\n".join(out)
