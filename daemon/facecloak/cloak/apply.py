@@ -32,12 +32,11 @@ from ..faces import (
     FaceDetector,
     estimate_similarity,
     get_detector,
-    load_image_with_info,
     paste_aligned,
     template,
 )
 from ..faces.align import PixelSource
-from ..faces.image_io import DEFAULT_MAX_PIXELS, open_image
+from ..faces.image_io import DEFAULT_MAX_PIXELS, load_rgb, open_image
 from . import pillow_path
 from .encode import encode_image_like, encode_like, has_gps, strip_gps_jpeg
 from .mask import SIZE, CloakMask
@@ -210,8 +209,8 @@ def cloak_bytes(
         img, info, faces = pillow_path.decode_and_find(img, what, data, detector, max_pixels)
         pixels = PixelSource(img)
     else:
+        pixels, info = load_rgb(img, what, max_pixels)
         img = None
-        pixels, info = load_image_with_info(data, max_pixels)
         faces = detector.detect(pixels)
     select = None
     if only_user is not None and faces:

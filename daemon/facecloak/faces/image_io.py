@@ -79,7 +79,11 @@ def load_image_with_info(
     src: bytes | str | Path, max_pixels: int = DEFAULT_MAX_PIXELS
 ) -> tuple[np.ndarray, ImageInfo]:
     """`load_image`, plus an `ImageInfo` describing the file."""
-    img, what = open_image(src, max_pixels)
+    return load_rgb(*open_image(src, max_pixels), max_pixels)
+
+
+def load_rgb(img: Image.Image, what: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.ndarray, ImageInfo]:
+    """Decode an `open_image` image: `load_image_with_info` without opening the file again."""
     with _decoding(what, max_pixels):
         img.load()
         return _to_rgb(img)
