@@ -412,15 +412,15 @@ def run(out_dir: Path | str, *, users: int | Sequence[str] | None = None, quick:
     meta = run_metadata(benchmark="privacy", seed=seed, strength=strength, detector=detector,
                         args=args or {}, overrides=overrides or {}, device=resolved)
     setup = {"models": models, "variants": list(variants), "idealised": idealised}
-    only = None
+    only = part_doc = None
+    out_dir.mkdir(parents=True, exist_ok=True)
     if part is not None:
         if part[1] > len(proto.users):
             raise FaceCloakError(f"{part[1]} parts for {len(proto.users)} users")
         only = privacy_parts.part_users(len(proto.users), part)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if part is not None:  # claim the folder now: a clash is found before hours of work, not after
-        privacy_parts.write_part(out_dir, {"part": list(part), "users": sorted(only), "protocol": protocol_doc,
-                                           "meta": meta, "setup": setup, "timings": {}, "saved": []})
+        part_doc = {"part": list(part), "users": sorted(only), "protocol": protocol_doc, "meta": meta,
+                    "setup": setup, "timings": {}, "saved": []}
+        privacy_parts.write_part(out_dir, part_doc)  # claim the folder: a clash shows now, not hours later
     part_docs = privacy_parts.check_parts(join, protocol_doc, meta, setup) if join else []
     if join:
         meta["joined_parts"] = [{"dir": str(d), "part": doc["part"], "timings": doc["timings"]}
@@ -433,20 +433,18 @@ def run(out_dir: Path | str, *, users: int | Sequence[str] | None = None, quick:
             raw = privacy_parts.join_raw(join, mo.name, protocol_doc["n_probes"])
         else:
             raw = run_method(mo, ctx, seed, progress, only_users=only)
-        timings[f"method_{mo.name}"] = time.perf_counter() - start
-        if join:  # the work was the parts': their seconds, summed
-            timings[f"method_{mo.name}"] = sum(doc["timings"].get(f"method_{mo.name}", 0.0) for doc in part_docs)
+        timings[f"method_{mo.name}"] = time.perf_counter() - start if not join else \
+            sum(doc["timings"].get(f"method_{mo.name}", 0.0) for doc in part_docs)  # the parts' work
         if part is not None:
             privacy_parts.save_raw(out_dir, mo.name, raw, rank_probes(raw, ctx))
             continue
         results[mo.name], arrays = score_method(mo, raw, ctx, seed)
         per_probe.update(arrays)
         examples[mo.name] = raw["examples"]
-    if part is not None:
+    if part_doc is not None:
         timings["total"] = time.perf_counter() - t_all
-        doc = {"part": list(part), "users": sorted(only), "protocol": protocol_doc, "meta": meta,
-               "setup": setup, "timings": timings, "saved": [mo.name for mo in method_objs]}
-        return {**privacy_parts.write_part(out_dir, doc), "methods": {}}
+        done = {**part_doc, "timings": timings, "saved": [mo.name for mo in method_objs]}
+        return {**privacy_parts.write_part(out_dir, done), "methods": {}}
 
     lat = None
     if latency:

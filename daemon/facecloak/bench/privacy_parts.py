@@ -91,15 +91,27 @@ def _load_raw(part_dir: Path, method: str) -> dict:
     return raw
 
 
+def _difference(doc: dict, protocol: dict, meta: dict, setup: dict) -> str | None:
+    """What makes the part described by ``doc`` (a ``part.json``) not a part of the run with
+    this ``protocol``, ``meta`` and ``setup``; None when it is one."""
+    if doc["protocol"] != protocol:
+        return "its protocol (users, gallery, seed) is not this run's"
+    for key in SAME_META:
+        if doc["meta"].get(key) != meta.get(key):
+            return f"meta[{key!r}] is {doc['meta'].get(key)!r}, this run's is {meta.get(key)!r}; not one run"
+    for key, value in setup.items():
+        if doc["setup"].get(key) != value:
+            return f"{key} {doc['setup'].get(key)!r} differs from this run's {value!r}"
+    return None
+
+
 def write_part(out_dir: Path, doc: dict) -> dict:
     """Write ``part.json``; when the folder already holds this part of this run (methods run
     earlier), keep its methods and timings too. Returns what was written."""
     path = out_dir / "part.json"
     if path.is_file():
         old = json.loads(path.read_text())
-        same = old.get("part") == doc["part"] and old.get("protocol") == doc["protocol"] \
-            and old.get("setup") == doc["setup"] and all(old["meta"].get(k) == doc["meta"].get(k) for k in SAME_META)
-        if not same:
+        if old.get("part") != doc["part"] or _difference(old, doc["protocol"], doc["meta"], doc["setup"]):
             raise FaceCloakError(f"{out_dir} holds another part or run; give a new --out")
         doc = {**doc, "saved": sorted(set(old["saved"]) | set(doc["saved"])),
                "timings": {**old["timings"], **doc["timings"]}}
@@ -118,15 +130,9 @@ def check_parts(part_dirs: Sequence[Path], protocol: dict, meta: dict, setup: di
     if got != list(range(n.pop())):
         raise FaceCloakError(f"parts {got} given; every part must be there exactly once")
     for d, doc in zip(part_dirs, docs, strict=True):
-        if doc["protocol"] != protocol:
-            raise FaceCloakError(f"{d}: its protocol (users, gallery, seed) is not this run's")
-        for key in SAME_META:
-            if doc["meta"].get(key) != meta.get(key):
-                raise FaceCloakError(f"{d}: meta[{key!r}] is {doc['meta'].get(key)!r}, this run's is "
-                                     f"{meta.get(key)!r}; not one run")
-        for key, value in setup.items():
-            if doc["setup"].get(key) != value:
-                raise FaceCloakError(f"{d}: {key} {doc['setup'].get(key)!r} differs from this run's {value!r}")
+        why = _difference(doc, protocol, meta, setup)
+        if why:
+            raise FaceCloakError(f"{d}: {why}")
     return docs
 
 
