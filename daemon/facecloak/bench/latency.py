@@ -10,10 +10,7 @@ untimed rounds, ``reps`` rounds each time
               any re-save of the photo costs;
     baseline  decode + encode the engine's way (`load_image_with_info` to a
               numpy array, `encode_like` back): plain plus the two copies
-              between Pillow and numpy, ~50-80 ms of a 12 MP photo, less
-              what the engine's JPEG writer saves by encoding a large photo
-              in strips on every core (`facecloak.cloak.jpeg_strips`; plain
-              encodes on one, as Pillow does);
+              between Pillow and numpy, ~50-80 ms of a 12 MP photo;
     cloak     the public API `facecloak.cloak.apply.cloak_bytes` (decode,
               detect every face, warp the mask into each, encode),
 

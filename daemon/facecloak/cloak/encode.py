@@ -3,8 +3,7 @@
 The perturbation is a few pixel levels of fine detail, so the encoder must not
 throw it away: JPEG is written at quality 95 with 4:4:4 chroma (subsampling
 would halve the colour resolution the mask lives in), WebP at quality 95 or
-lossless when the input was lossless, PNG losslessly (8-bit). A large JPEG
-is encoded in strips on every core (`jpeg_strips`: the same pixels).
+lossless when the input was lossless, PNG losslessly (8-bit).
 
 Metadata policy (`encode_like`):
     * ICC profile: kept when it describes RGB (a CMYK or grey profile would
@@ -28,7 +27,6 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from ..faces.image_io import ImageInfo
-from .jpeg_strips import encode_jpeg
 
 JPEG_QUALITY = 95
 WEBP_QUALITY = 95
@@ -103,8 +101,6 @@ def _save(img: Image.Image, original: bytes, info: ImageInfo, strip_gps: bool) -
             params.update(quality=WEBP_QUALITY)
     else:
         params.update(compress_level=PNG_COMPRESS_LEVEL)
-    if fmt == "JPEG":  # a large photo in strips, on every core (same pixels)
-        return encode_jpeg(img, **params), fmt
     buf = io.BytesIO()
     img.save(buf, fmt, **params)
     return buf.getvalue(), fmt
