@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -116,16 +116,22 @@ def cloak_array(
     if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         got = f"{rgb.dtype} {rgb.shape}" if isinstance(rgb, np.ndarray) else type(rgb).__name__
         raise ValueError(f"expected an (H, W, 3) uint8 RGB photo, got {got}")
-    if select is not None and len(select) != len(faces):
-        raise ValueError(f"select has {len(select)} flags for {len(faces)} faces")
     out = rgb if inplace else rgb.copy()
     n = 0
-    for i, face in enumerate(faces):
-        if select is not None and not select[i]:
-            continue
-        paste_aligned(out, mask.delta, aligned_from_landmarks(face.landmarks), inplace=True)
+    for aligned_from_image in selected_alignments(faces, select):
+        paste_aligned(out, mask.delta, aligned_from_image, inplace=True)
         n += 1
     return out, n
+
+
+def selected_alignments(faces: Sequence[Face], select: Sequence[bool] | None) -> Iterator[np.ndarray]:
+    """The mask's (2, 3) aligned-from-photo matrix of each selected face (all when
+    `select` is None), in order; ValueError when `select` has another length."""
+    if select is not None and len(select) != len(faces):
+        raise ValueError(f"select has {len(select)} flags for {len(faces)} faces")
+    for i, face in enumerate(faces):
+        if select is None or select[i]:
+            yield aligned_from_landmarks(face.landmarks)
 
 
 def _match_embedder(name: str, device: str = "auto"):

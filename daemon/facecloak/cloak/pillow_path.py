@@ -70,14 +70,11 @@ def decode_and_find(img: Image.Image, what: str, data: bytes, detector: FaceDete
 def cloak_image(img: Image.Image, mask: CloakMask, faces: list[Face], select: list[bool] | None) -> int:
     """`cloak_array` on a Pillow image, in place: each selected face's footprint is copied
     out, the mask added (`paste_aligned`) and pasted back. Returns the faces cloaked."""
-    from .apply import aligned_from_landmarks
+    from .apply import selected_alignments
 
     n = 0
-    for i, face in enumerate(faces):
-        if select is not None and not select[i]:
-            continue
+    for aligned_from_image in selected_alignments(faces, select):
         n += 1
-        aligned_from_image = aligned_from_landmarks(face.landmarks)
         roi = crop_footprint((img.height, img.width), aligned_from_image, SIZE)
         if roi is None:
             continue
