@@ -100,6 +100,8 @@ def test_paste_is_cloak_array_s(group):
     diff = np.abs(got.astype(int) - want.astype(int))
     assert diff.max() <= 1 and np.mean(diff > 0) < 1e-5
     assert np.mean(got != group) > 0.01  # the faces did change
+    with pytest.raises(ValueError, match="select"):
+        pillow_path.cloak_image(img, mask(), faces, select + [True])
 
 
 def test_cloak_bytes_lands_the_mask_on_the_faces(group):
