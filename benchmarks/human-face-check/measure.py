@@ -149,7 +149,8 @@ def main() -> int:
                 per[label] = {"faces": len(s), "photos": len({r["photo"] for r in s}),
                               "rejected": len(rejected), "rejected_fraction": round(len(rejected) / len(s), 5),
                               "rejected_faces": rejected,
-                              "max_score": max(r["score"] for r in s), "median_score": float(np.median([r["score"] for r in s]))}
+                              "max_score": max(r["score"] for r in s),
+                              "median_score": float(np.median([r["score"] for r in s]))}
             out[name] = per
         return out
 
