@@ -26,9 +26,7 @@ a pixel of the copy.
 from __future__ import annotations
 
 import io
-import os
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -38,9 +36,10 @@ from ..faces.align import PixelSource, compose_affine
 from ..faces.detect import TwoScales
 from ..faces.image_io import ImageInfo, load_upright
 from ..faces.paste import crop_footprint
+from ..pools import ProcessLocalPool
 from .mask import SIZE, CloakMask
 
-_POOLS: dict[int, ThreadPoolExecutor] = {}
+_FIND = ProcessLocalPool(1, "facecloak-find")  # the reduced decode + face finding beside the full decode
 
 
 def takes(img: Image.Image) -> bool:
@@ -54,7 +53,7 @@ def decode_and_find(img: Image.Image, what: str, data: bytes, detector: FaceDete
     if img.format not in ("JPEG", "MPO"):
         img, info = load_upright(img, what, max_pixels)
         return img, info, _finish(img, detector, *_find_on_copy(_reduced(img, detector), detector))
-    side = _pool().submit(_find_on_draft, data, detector)
+    side = _FIND.get().submit(_find_on_draft, data, detector)
     try:
         img, info = load_upright(img, what, max_pixels)
     except BaseException:
@@ -84,15 +83,6 @@ def cloak_image(img: Image.Image, mask: CloakMask, faces: list[Face], select: li
         paste_aligned(region, mask.delta, aligned_from_region, inplace=True)
         img.paste(Image.fromarray(region, "RGB"), (x0, y0))
     return n
-
-
-def _pool() -> ThreadPoolExecutor:
-    """One thread per process (a forked worker gets its own)."""
-    pid = os.getpid()
-    if pid not in _POOLS:
-        _POOLS.clear()
-        _POOLS[pid] = ThreadPoolExecutor(1, thread_name_prefix="facecloak-find")
-    return _POOLS[pid]
 
 
 def _find_on_draft(data: bytes, detector: FaceDetector) -> tuple[TwoScales, list[Face]]:

@@ -34,9 +34,7 @@ crop turned by the roll faceplugin's landmark CNN sees (`_landmarks_at`).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
@@ -44,6 +42,7 @@ import onnxruntime as ort
 
 from ..device import ort_providers, usable_cpus
 from ..models.store import model_file
+from ..pools import ProcessLocalPool
 from .align import shrink_area
 from .detect import Face, TwoScales
 from .dlib_detect import DlibDetector, five_from_68
@@ -178,8 +177,7 @@ class RfbDetector(DlibDetector):
         self.inside_fraction = inside_fraction
         on_cpu = list(self.providers) == ["CPUExecutionProvider"]
         self.parallel = max(1, parallel if parallel is not None else usable_cpus() if on_cpu else 1)
-        self._pool: ThreadPoolExecutor | None = None
-        self._pool_pid = 0
+        self._pool = ProcessLocalPool(self.parallel, "rfb-pyramid")
         if self.parallel > 1 and threads == 0:
             threads = 1  # the levels are the parallelism; more would oversubscribe the cores
         self._session = _raw_session(str(model_file("faceplugin-detect")), threads, list(self.providers))
@@ -240,15 +238,10 @@ class RfbDetector(DlibDetector):
         return levels
 
     def _map(self, fn, items: list) -> list:
-        """[fn(item)...], on `parallel` threads when there are more than one.
-
-        A pool is made per process: one inherited through fork has no threads."""
+        """[fn(item)...], on `parallel` threads when there are more than one."""
         if self.parallel < 2 or len(items) < 2:
             return [fn(item) for item in items]
-        if self._pool is None or self._pool_pid != os.getpid():
-            self._pool = ThreadPoolExecutor(self.parallel, thread_name_prefix="rfb-pyramid")
-            self._pool_pid = os.getpid()
-        return list(self._pool.map(fn, items))
+        return list(self._pool.get().map(fn, items))
 
     # ---- selection ------------------------------------------------------------------------
 
