@@ -87,10 +87,6 @@ class CloakConfig:
     80 / 67 black-box PSR@1 / @5 without them, same users) and are on.
     anchor: "far" = also pull toward the least similar identity of an anchor
         gallery when one is given; "none" = only push away from the user.
-    relu_grad: factor on the gradient through every ReLU / PReLU of the
-        surrogates in the backward pass (the skip gradient method, SGM: below
-        1, paths through skip connections weigh more; each surrogate's
-        gradient is rescaled to keep its share of the sum). 1 = off.
     seed: makes variations, batches, transforms and init reproducible.
     device: "auto" (a CUDA GPU when torch sees one) | "cpu" | "cuda": where the
         surrogates and the optimisation run (`facecloak.device`); the mask's
@@ -120,7 +116,6 @@ class CloakConfig:
     zoom: bool = True
     elastic: float = 3.0
     anchor: str = "far"
-    relu_grad: float = 1.0
     seed: int = 0
     device: str = "auto"
 
@@ -143,8 +138,6 @@ class CloakConfig:
         if not (0.0 <= self.attention_floor <= 1.0
                 and 0.0 < self.attention_quantile <= 1.0):
             raise FaceCloakError("attention_floor must be in [0, 1], attention_quantile in (0, 1]")
-        if not 0.0 < self.relu_grad <= 1.0:
-            raise FaceCloakError(f"relu_grad must be in (0, 1], got {self.relu_grad}")
         if self.step_size <= 0 or self.momentum < 0 or self.highpass_sigma <= 0 or self.elastic < 0:
             raise FaceCloakError("step_size and highpass_sigma must be > 0, momentum and elastic >= 0")
         if self.anchor not in ANCHOR_MODES:

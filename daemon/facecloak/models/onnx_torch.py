@@ -401,22 +401,6 @@ def _attrs(node: onnx.NodeProto, opset: int) -> dict:
     return out
 
 
-_ACTIVATIONS = frozenset({"Relu", "PRelu", "LeakyRelu"})
-
-
-class GradScale(torch.autograd.Function):
-    """Identity forward; the backward pass multiplies the gradient by `factor`."""
-
-    @staticmethod
-    def forward(ctx, x: Tensor, factor: float) -> Tensor:
-        ctx.factor = factor
-        return x.view_as(x)
-
-    @staticmethod
-    def backward(ctx, grad: Tensor):
-        return grad * ctx.factor, None
-
-
 class OnnxModule(torch.nn.Module):
     """An ONNX graph as a differentiable torch module (see the module docstring).
 
@@ -445,9 +429,6 @@ class OnnxModule(torch.nn.Module):
         self.output_names = [o.name for o in graph.output]
         self._ops = Counter(n.op_type for n in graph.node)
         self._nodes: list[tuple] = []  # (fn, attrs, input names, output names, node name)
-        self._activations: set[int] = set()  # indices in _nodes of ReLU-like nodes
-        #: gradient factor through every ReLU-like node in backward (1.0: the true gradient)
-        self.activation_grad = 1.0
         for node in graph.node:
             fn, attrs = _OPS[node.op_type], _attrs(node, opset)
             if all(i == "" or i in consts for i in node.input):
@@ -455,8 +436,6 @@ class OnnxModule(torch.nn.Module):
                     out = fn(attrs, *[consts[i] if i else None for i in node.input])
                 consts.update(zip(node.output, out if isinstance(out, tuple) else (out,)))
             else:
-                if node.op_type in _ACTIVATIONS:
-                    self._activations.add(len(self._nodes))
                 self._nodes.append((fn, attrs, tuple(node.input), tuple(node.output), node.name or node.op_type))
         if dynamic_batch:
             self._free_batch(model, consts)
@@ -500,12 +479,9 @@ class OnnxModule(torch.nn.Module):
         env = dict(self._ints)
         env.update((name, self._buffers[key]) for name, key in self._floats)
         env.update(zip(self.input_names, inputs))
-        scale = self.activation_grad != 1.0 and torch.is_grad_enabled()
-        for k, (fn, attrs, ins, outs, name) in enumerate(self._nodes):
+        for fn, attrs, ins, outs, name in self._nodes:
             try:
                 out = fn(attrs, *[env[i] if i else None for i in ins])
-                if scale and k in self._activations:
-                    out = GradScale.apply(out, self.activation_grad)
             except Exception as exc:
                 exc.add_note(f"in ONNX node {name!r} ({', '.join(ins)} -> {', '.join(outs)})")
                 raise

@@ -26,7 +26,6 @@ identity on the surrogates. Model normalisation lives in the model wrappers.
 
 from __future__ import annotations
 
-import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
@@ -37,7 +36,6 @@ import torch
 from ... import __version__
 from ...device import resolve_device
 from ...errors import FaceCloakError
-from ...models.onnx_torch import GradScale
 from ..budget import budget_map
 from ..config import CloakConfig
 from ..mask import CloakMask
@@ -153,27 +151,6 @@ class PerturbationMethod(ABC):
                              f"got {tuple(budget.shape)}")
         gen = torch.Generator().manual_seed(cfg.seed)
         self.setup(faces)
-        with _activation_grad(self.models, cfg.relu_grad):
-            return self._loop(faces, budget, gen, n)
-
-    def _grad_scales(self, faces: torch.Tensor) -> list[float]:
-        """Per model, mean |d cos(f, clean) / d x| with the true backward over that with
-        `relu_grad`: keeps each surrogate's share of the summed gradient as it was."""
-        out = []
-        x0 = faces[: min(4, faces.shape[0])]
-        for m, clean in zip(self.models, self.clean):
-            mags = []
-            for factor in (1.0, self.config.relu_grad):
-                with _activation_grad([m], factor):
-                    x = x0.clone().requires_grad_(True)
-                    (g,) = torch.autograd.grad((m(x) * clean[: x.shape[0]]).sum(), [x])
-                mags.append(float(g.abs().mean()))
-            out.append(mags[0] / max(mags[1], 1e-20))
-        return out
-
-    def _loop(self, faces: torch.Tensor, budget: torch.Tensor, gen: torch.Generator, n: int) -> torch.Tensor:
-        cfg = self.config
-        scales = self._grad_scales(faces) if cfg.relu_grad != 1.0 else [1.0] * len(self.models)
         shape = (1 if self.universal else n, *faces.shape[1:])
         delta = self.init_delta(shape, budget, gen).clamp(-budget, budget)
         base = max(cfg.eps, cfg.step_size) / 255.0
@@ -200,8 +177,7 @@ class PerturbationMethod(ABC):
                 x_adv = transform(x, d) if transform is not None else (x + d).clamp(0.0, 1.0)
                 if cfg.zoom and shape_rng.random() < 0.5:
                     x_adv = zoom_faces(x_adv, shape_rng)
-                loss = self.loss([m(x_adv if c == 1.0 else GradScale.apply(x_adv, c))
-                                  for m, c in zip(self.models, scales)], index)
+                loss = self.loss([m(x_adv) for m in self.models], index)
                 grad, grad_eff = torch.autograd.grad(loss, [delta, eff])
                 with torch.no_grad():
                     dims = (1, 2, 3)
@@ -251,18 +227,3 @@ class PerturbationMethod(ABC):
         }
         meta.update(extra)
         return meta
-
-
-@contextlib.contextmanager
-def _activation_grad(models: Sequence[torch.nn.Module], factor: float):
-    """Set the backward factor through the ReLUs of every OnnxModule inside `models` (SGM,
-    Wu et al. 2020: below 1, gradients through skip connections weigh more)."""
-    nets = [mod for m in models for mod in m.modules() if hasattr(mod, "activation_grad")]
-    before = [net.activation_grad for net in nets]
-    for net in nets:
-        net.activation_grad = factor
-    try:
-        yield
-    finally:
-        for net, value in zip(nets, before):
-            net.activation_grad = value
