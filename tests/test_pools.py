@@ -40,4 +40,3 @@ def test_a_forked_child_gets_a_pool_that_runs():
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0 and said == b"ok", said
     assert pool.get() is parent
-

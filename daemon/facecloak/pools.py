@@ -13,7 +13,6 @@ a fresh one the first time a process asks.
 from __future__ import annotations
 
 import os
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 
@@ -25,13 +24,14 @@ class ProcessLocalPool:
         self.name = name
         self._pool: ThreadPoolExecutor | None = None
         self._pid = 0
-        self._lock = threading.Lock()
 
     def get(self) -> ThreadPoolExecutor:
+        """The calling process's pool. No lock (a lock held by another thread at
+        fork time would stay held in the child): two threads that race here on a
+        process's first call may each make one; the one not kept serves that call only."""
         pid = os.getpid()
-        if self._pool is None or self._pid != pid:
-            with self._lock:
-                if self._pool is None or self._pid != pid:
-                    self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix=self.name)
-                    self._pid = pid
-        return self._pool
+        pool = self._pool
+        if pool is None or self._pid != pid:
+            pool = ThreadPoolExecutor(self.workers, thread_name_prefix=self.name)
+            self._pool, self._pid = pool, pid
+        return pool
