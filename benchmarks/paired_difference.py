@@ -1,7 +1,10 @@
 """Paired difference in black-box PSR between two methods of one privacy run.
 
     python benchmarks/paired_difference.py benchmarks/privacy-full facecloak opom-convex
+    python benchmarks/paired_difference.py RUN_A facecloak facecloak --run-b RUN_B
 
+(the second form: method a of RUN_A against method b of RUN_B, two runs of
+one protocol, e.g. a lever against its baseline; their probes must match).
 Both methods cloaked the same probes, so the difference is taken probe by
 probe (mean over the black-box models of "rank >= k", as the report's PSR@k)
 and its 95% interval comes from resampling users (2,000 cluster bootstrap
@@ -26,11 +29,16 @@ def main() -> None:
     ap.add_argument("run", type=Path, help="a privacy run's folder (results.json, per_probe.npz)")
     ap.add_argument("a")
     ap.add_argument("b")
+    ap.add_argument("--run-b", type=Path, help="the run of method b (default: the same run)")
     args = ap.parse_args()
+    run_b = args.run_b or args.run
     doc = json.loads((args.run / "results.json").read_text())
-    roles_a, roles_b = (doc["methods"][m]["roles"] for m in (args.a, args.b))
+    doc_b = json.loads((run_b / "results.json").read_text())
+    roles_a, roles_b = doc["methods"][args.a]["roles"], doc_b["methods"][args.b]["roles"]
     models = [m for m, role in roles_a.items() if role == "black box" and roles_b.get(m) == "black box"]
-    probes = np.load(args.run / "per_probe.npz")
+    probes, probes_b = np.load(args.run / "per_probe.npz"), np.load(run_b / "per_probe.npz")
+    if list(probes["probe_keys"]) != list(probes_b["probe_keys"]):
+        raise SystemExit(f"{args.run} and {run_b} cloaked different probes")
     users = np.array([key.rsplit("_", 1)[0] for key in probes["probe_keys"]])
     names = np.unique(users)
     rng = np.random.default_rng(0)
@@ -40,7 +48,7 @@ def main() -> None:
     for variant in doc["protocol"]["variants"]:
         for k in (1, 5):
             a = protected(probes, args.a, variant, models, k)
-            b = protected(probes, args.b, variant, models, k)
+            b = protected(probes_b, args.b, variant, models, k)
             d = a - b
             boot = [d[np.concatenate([rows[names[i]] for i in draw])].mean() for draw in draws]
             lo, hi = 100 * np.percentile(boot, [2.5, 97.5])
