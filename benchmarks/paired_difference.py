@@ -2,13 +2,17 @@
 
     python benchmarks/paired_difference.py benchmarks/privacy-full facecloak opom-convex
     python benchmarks/paired_difference.py RUN_A facecloak facecloak --run-b RUN_B
+    python benchmarks/paired_difference.py RUN_A facecloak facecloak --run-b RUN_B \
+        --pool RUN_A2 RUN_B2 --pool RUN_A3 RUN_B3
 
-(the second form: method a of RUN_A against method b of RUN_B, two runs of
-one protocol, e.g. a lever against its baseline; their probes must match).
-Both methods cloaked the same probes, so the difference is taken probe by
-probe (mean over the black-box models of "rank >= k", as the report's PSR@k)
-and its 95% interval comes from resampling users (2,000 cluster bootstrap
-draws, seed 0), as the report's intervals do.
+The second form compares method a of RUN_A with method b of RUN_B: two runs
+of one protocol, e.g. a lever against its baseline (their probes must
+match). `--pool` adds more such pairs on other users (e.g. the held-out
+screening users) and pools their probes. Both methods cloaked the same
+probes, so the difference is taken probe by probe (mean over the black-box
+models of "rank >= k", as the report's PSR@k) and its 95% interval comes
+from resampling users (2,000 cluster bootstrap draws, seed 0), as the
+report's intervals do.
 """
 
 from __future__ import annotations
@@ -24,31 +28,46 @@ def protected(probes: np.lib.npyio.NpzFile, method: str, variant: str, models: l
     return np.mean([probes[f"{method}__{variant}__{m}__rank"] >= k for m in models], axis=0)
 
 
+def load_pair(run_a: Path, run_b: Path, a: str, b: str) -> tuple[list[str], list[str], object, object]:
+    """(black-box models of both, variants, probes of a's run, probes of b's run)."""
+    doc_a = json.loads((run_a / "results.json").read_text())
+    doc_b = json.loads((run_b / "results.json").read_text())
+    roles_a, roles_b = doc_a["methods"][a]["roles"], doc_b["methods"][b]["roles"]
+    models = [m for m, role in roles_a.items() if role == "black box" and roles_b.get(m) == "black box"]
+    probes_a, probes_b = np.load(run_a / "per_probe.npz"), np.load(run_b / "per_probe.npz")
+    if list(probes_a["probe_keys"]) != list(probes_b["probe_keys"]):
+        raise SystemExit(f"{run_a} and {run_b} cloaked different probes")
+    variants = [v for v in doc_a["protocol"]["variants"] if v in doc_b["protocol"]["variants"]]
+    return models, variants, probes_a, probes_b
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run", type=Path, help="a privacy run's folder (results.json, per_probe.npz)")
     ap.add_argument("a")
     ap.add_argument("b")
     ap.add_argument("--run-b", type=Path, help="the run of method b (default: the same run)")
+    ap.add_argument("--pool", type=Path, nargs=2, action="append", default=[], metavar=("RUN_A", "RUN_B"),
+                    help="another pair of runs (other users) whose probes are pooled with the first")
     args = ap.parse_args()
-    run_b = args.run_b or args.run
-    doc = json.loads((args.run / "results.json").read_text())
-    doc_b = json.loads((run_b / "results.json").read_text())
-    roles_a, roles_b = doc["methods"][args.a]["roles"], doc_b["methods"][args.b]["roles"]
-    models = [m for m, role in roles_a.items() if role == "black box" and roles_b.get(m) == "black box"]
-    probes, probes_b = np.load(args.run / "per_probe.npz"), np.load(run_b / "per_probe.npz")
-    if list(probes["probe_keys"]) != list(probes_b["probe_keys"]):
-        raise SystemExit(f"{args.run} and {run_b} cloaked different probes")
-    users = np.array([key.rsplit("_", 1)[0] for key in probes["probe_keys"]])
+    pairs = [load_pair(args.run, args.run_b or args.run, args.a, args.b)]
+    pairs += [load_pair(run_a, run_b, args.a, args.b) for run_a, run_b in args.pool]
+    models, variants = pairs[0][0], pairs[0][1]
+    if any(p[0] != models for p in pairs):
+        raise SystemExit("the pooled runs score different black boxes")
+    variants = [v for v in variants if all(v in p[1] for p in pairs)]
+    users = np.concatenate([[key.rsplit("_", 1)[0] for key in p[2]["probe_keys"]] for p in pairs])
     names = np.unique(users)
+    if len(users) != len(np.unique(np.concatenate([p[2]["probe_keys"] for p in pairs]))):
+        raise SystemExit("the pooled runs share probes")
     rng = np.random.default_rng(0)
     draws = [rng.choice(len(names), len(names)) for _ in range(2000)]
     rows = {name: np.nonzero(users == name)[0] for name in names}
     print(f"{args.a} - {args.b}, black-box mean over {', '.join(models)}; {len(names)} users, {len(users)} probes")
-    for variant in doc["protocol"]["variants"]:
+    for variant in variants:
         for k in (1, 5):
-            a = protected(probes, args.a, variant, models, k)
-            b = protected(probes_b, args.b, variant, models, k)
+            a = np.concatenate([protected(p[2], args.a, variant, models, k) for p in pairs])
+            b = np.concatenate([protected(p[3], args.b, variant, models, k) for p in pairs])
             d = a - b
             boot = [d[np.concatenate([rows[names[i]] for i in draw])].mean() for draw in draws]
             lo, hi = 100 * np.percentile(boot, [2.5, 97.5])
