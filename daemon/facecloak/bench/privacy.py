@@ -203,11 +203,6 @@ def run_method(method: PrivacyMethod, ctx: Context, seed: int, progress: bool = 
             rgb0 = load_image(photo_path(ctx.root, *user.enrol))
             face0 = ctx.tool_face(user.enrol, rgb0)
             enrolled.clear()  # one user's enrolment at a time
-            n_views = getattr(method.config(useed), "real_views", 0) if hasattr(method, "config") else 0
-            if n_views:  # the oracle of CloakConfig.real_views: the user's first own-gallery photos
-                views = [(load_image(photo_path(ctx.root, *k)), k) for k in user.gallery[:n_views]]
-                method.views = [(img, f.landmarks) for img, k in views
-                                if (f := ctx.tool_face(k, img)) is not None]
             enrolled[ui] = method.enrol(rgb0, face0, useed)
             enrol_failed += face0 is None
             enrol_seconds.append(enrolled[ui].seconds)

@@ -85,10 +85,6 @@ class CloakConfig:
         clean embedding, as per-image PGD does.
     These four were measured together (benchmarks/ablation: 85 / 78 against
     80 / 67 black-box PSR@1 / @5 without them, same users) and are on.
-    real_views: benchmark-only oracle (issue 4 notebook): the benchmark hands
-        `enrol` the first N of the user's own gallery photos, which replace N
-        of the augmented variants, to bound what real views of the person
-        (what Arc2Face imitates) could give. 0 in the product.
     anchor: "far" = also pull toward the least similar identity of an anchor
         gallery when one is given; "none" = only push away from the user.
     seed: makes variations, batches, transforms and init reproducible.
@@ -120,7 +116,6 @@ class CloakConfig:
     zoom: bool = True
     elastic: float = 3.0
     anchor: str = "far"
-    real_views: int = 0
     seed: int = 0
     device: str = "auto"
 

@@ -19,7 +19,6 @@ counts the variants by source ("photo", "augment", "arc2face").
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -36,7 +35,7 @@ from .mask import CloakMask
 from .methods.base import Cancelled, ProgressFn, StopFn, faces_to_tensor
 from .methods.facecloak import FaceCloak
 from .surrogates import onnx_embedder
-from .variations import backend_for, context_crop, made_by
+from .variations import backend_for, made_by
 
 MIN_EYE_DISTANCE = 25.0  # pixels, in the full-resolution photo
 _OPTIMISE_SPAN = (0.10, 0.99)  # share of the progress bar the optimiser fills
@@ -87,8 +86,7 @@ def enrolment_face(rgb: np.ndarray, device: str = "auto"):
 
 def enrol(photo: bytes | str | Path | np.ndarray, config: CloakConfig | None = None,
           progress: ProgressFn | None = None, should_stop: StopFn | None = None,
-          anchor_gallery: dict[str, np.ndarray] | None = None,
-          real_views: list[tuple[np.ndarray, np.ndarray]] | None = None) -> Enrolment:
+          anchor_gallery: dict[str, np.ndarray] | None = None) -> Enrolment:
     """Fit the user's universal cloak from one photo of them alone.
 
     Args:
@@ -98,8 +96,6 @@ def enrol(photo: bytes | str | Path | np.ndarray, config: CloakConfig | None = N
         should_stop: polled often; True raises `Cancelled`.
         anchor_gallery: surrogate name -> (M, D) embeddings of other identities,
             for the far-anchor pull (optional).
-        real_views: [(photo, (5, 2) landmarks)] of other real photos of the
-            user, which replace variants 1.. (benchmark oracle, `CloakConfig.real_views`).
     Raises:
         NoFaceError, ManyFacesError, FaceTooSmallError, ImageDecodeError, Cancelled.
     """
@@ -124,8 +120,6 @@ def enrol(photo: bytes | str | Path | np.ndarray, config: CloakConfig | None = N
     backend = backend_for(config.backend, resolve_device(config.device))
     report(0.05, f"variations: making {config.k} images ({backend.name})")
     variants = backend.generate(rgb, face.landmarks, config.k, config.seed)
-    for i, (view, lms) in enumerate((real_views or [])[:config.k - 1]):
-        variants[1 + i] = dataclasses.replace(context_crop(view, lms), source="real")
     made = {"backend": made_by(variants), "variant_sources": dict(Counter(v.source for v in variants))}
     if getattr(backend, "note", ""):
         made["backend_note"] = backend.note
