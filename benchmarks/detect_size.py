@@ -43,13 +43,12 @@ def iou(a, b) -> float:
     return ix * iy / union if union > 0 else 0.0
 
 
-def faces_at_sizes(photos: Path, sizes: list[int]) -> list[dict]:
-    """[{"photo", "long_side", "<size>": [[x0, y0, x1, y1]...]}] for photos longer than min(sizes)."""
-    detectors = {s: RfbDetector(detect_size=s) for s in sizes}
+def faces_at_sizes(photos: Path, detectors: dict[int, RfbDetector]) -> list[dict]:
+    """[{"photo", "long_side", "<size>": [[x0, y0, x1, y1]...]}] for photos longer than the smallest size."""
     rows = []
     for path in sorted(p for p in photos.rglob("*") if p.suffix.lower() in SUFFIXES):
         rgb = load_image(path)
-        if max(rgb.shape[:2]) <= min(sizes):
+        if max(rgb.shape[:2]) <= min(detectors):
             continue
         row = {"photo": str(path.relative_to(photos)), "long_side": int(max(rgb.shape[:2]))}
         for s, det in detectors.items():
@@ -71,13 +70,12 @@ def compare(rows: list[dict], ref: int, size: int) -> dict:
     return {"faces": sum(len(r[str(size)]) for r in rows), "lost": lost, "new": new}
 
 
-def timing(sizes: list[int], rounds: int) -> dict:
+def timing(detectors: dict[int, RfbDetector], rounds: int) -> dict:
     """Median ms of plain decode + encode and of cloak_bytes per detect_size, and the ratio."""
     data = photo_at(load_image(largest_photo()), 12.0)
     mask = CloakMask(np.random.default_rng(0).uniform(-4, 4, (112, 112, 3)), {"method": "uniform"})
-    detectors = {str(s): RfbDetector(detect_size=s) for s in sizes}
     runs = {"plain": lambda: plain_reencode(data)}
-    runs.update({k: (lambda d=d: cloak_bytes(data, mask, detector=d)) for k, d in detectors.items()})
+    runs.update({str(s): (lambda d=d: cloak_bytes(data, mask, detector=d)) for s, d in detectors.items()})
     for fn in runs.values():  # warm-up
         fn()
     ms: dict[str, list[float]] = {k: [] for k in runs}
@@ -117,10 +115,11 @@ def main() -> None:
     shared = shared_dir()
     if shared is None:
         raise SystemExit("needs the shared folder (../shared or FACECLOAK_SHARED)")
-    rows = faces_at_sizes(shared / "data" / "photos", args.sizes)
+    detectors = {s: RfbDetector(detect_size=s) for s in args.sizes}  # loaded once, used by both parts
+    rows = faces_at_sizes(shared / "data" / "photos", detectors)
     doc = {"meta": run_metadata(), "sizes": args.sizes, "photos": len(rows), "rounds": args.rounds,
            "faces": {str(s): compare(rows, args.sizes[0], s) for s in args.sizes},
-           "time": timing(args.sizes, args.rounds), "per_photo": rows}
+           "time": timing(detectors, args.rounds), "per_photo": rows}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(doc, indent=1) + "\n")
     (args.out / "report.md").write_text(report(doc))
