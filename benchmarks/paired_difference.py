@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -28,8 +29,15 @@ def protected(probes: np.lib.npyio.NpzFile, method: str, variant: str, models: l
     return np.mean([probes[f"{method}__{variant}__{m}__rank"] >= k for m in models], axis=0)
 
 
-def load_pair(run_a: Path, run_b: Path, a: str, b: str) -> tuple[list[str], list[str], object, object]:
-    """(black-box models of both, variants, probes of a's run, probes of b's run)."""
+class Pair(NamedTuple):
+    models: list[str]  # black boxes for both methods
+    variants: list[str]  # scored in both runs
+    probes_a: np.lib.npyio.NpzFile
+    probes_b: np.lib.npyio.NpzFile
+
+
+def load_pair(run_a: Path, run_b: Path, a: str, b: str) -> Pair:
+    """Method a of `run_a` against method b of `run_b`, whose probes must be the same."""
     doc_a = json.loads((run_a / "results.json").read_text())
     doc_b = json.loads((run_b / "results.json").read_text())
     roles_a, roles_b = doc_a["methods"][a]["roles"], doc_b["methods"][b]["roles"]
@@ -38,7 +46,7 @@ def load_pair(run_a: Path, run_b: Path, a: str, b: str) -> tuple[list[str], list
     if list(probes_a["probe_keys"]) != list(probes_b["probe_keys"]):
         raise SystemExit(f"{run_a} and {run_b} cloaked different probes")
     variants = [v for v in doc_a["protocol"]["variants"] if v in doc_b["protocol"]["variants"]]
-    return models, variants, probes_a, probes_b
+    return Pair(models, variants, probes_a, probes_b)
 
 
 def main() -> None:
@@ -52,13 +60,14 @@ def main() -> None:
     args = ap.parse_args()
     pairs = [load_pair(args.run, args.run_b or args.run, args.a, args.b)]
     pairs += [load_pair(run_a, run_b, args.a, args.b) for run_a, run_b in args.pool]
-    models, variants = pairs[0][0], pairs[0][1]
-    if any(p[0] != models for p in pairs):
+    models = pairs[0].models
+    if any(p.models != models for p in pairs):
         raise SystemExit("the pooled runs score different black boxes")
-    variants = [v for v in variants if all(v in p[1] for p in pairs)]
-    users = np.concatenate([[key.rsplit("_", 1)[0] for key in p[2]["probe_keys"]] for p in pairs])
+    variants = [v for v in pairs[0].variants if all(v in p.variants for p in pairs)]
+    keys = np.concatenate([p.probes_a["probe_keys"] for p in pairs])
+    users = np.array([key.rsplit("_", 1)[0] for key in keys])
     names = np.unique(users)
-    if len(users) != len(np.unique(np.concatenate([p[2]["probe_keys"] for p in pairs]))):
+    if len(keys) != len(np.unique(keys)):
         raise SystemExit("the pooled runs share probes")
     rng = np.random.default_rng(0)
     draws = [rng.choice(len(names), len(names)) for _ in range(2000)]
@@ -66,8 +75,8 @@ def main() -> None:
     print(f"{args.a} - {args.b}, black-box mean over {', '.join(models)}; {len(names)} users, {len(users)} probes")
     for variant in variants:
         for k in (1, 5):
-            a = np.concatenate([protected(p[2], args.a, variant, models, k) for p in pairs])
-            b = np.concatenate([protected(p[3], args.b, variant, models, k) for p in pairs])
+            a = np.concatenate([protected(p.probes_a, args.a, variant, models, k) for p in pairs])
+            b = np.concatenate([protected(p.probes_b, args.b, variant, models, k) for p in pairs])
             d = a - b
             boot = [d[np.concatenate([rows[names[i]] for i in draw])].mean() for draw in draws]
             lo, hi = 100 * np.percentile(boot, [2.5, 97.5])
