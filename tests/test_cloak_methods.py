@@ -119,12 +119,12 @@ def test_far_anchor_is_the_least_similar_gallery_identity(nets, varied):
     rng = np.random.default_rng(0)
     gallery = rng.normal(size=(6, enrol.size)).astype(np.float32)
     gallery[4] = -enrol  # the most distant identity possible
-    method = FaceCloak(fast(steps=2), nets, anchor_gallery={"faceplugin": gallery})
+    method = FaceCloak(fast(steps=2, anchor="far"), nets, anchor_gallery={"faceplugin": gallery})
     mask = method.fit(faces, face0)
     assert method.anchor_index == 4 and mask.meta["anchor_index"] == 4
     assert FaceCloak(fast(anchor="none"), nets, anchor_gallery={}).anchor_gallery == {}
     with pytest.raises(FaceCloakError, match="faceplugin"):
-        FaceCloak(fast(), nets, anchor_gallery={"other": gallery})
+        FaceCloak(fast(anchor="far"), nets, anchor_gallery={"other": gallery})
 
 
 def test_zoom_and_elastic_reach_the_optimisation_within_budget(nets, varied):

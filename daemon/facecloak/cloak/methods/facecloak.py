@@ -13,7 +13,8 @@ embedding of the same variant (what per-image PGD pushes from). With an
 anchor gallery and ``config.anchor == "far"``, ``e_anchor`` is the gallery
 identity least similar to the user (the paper's far anchor), chosen once,
 the same identity for every surrogate (the lowest mean cosine to
-``e_enrol`` over surrogates).
+``e_enrol`` over surrogates). Off by default: on the realistic benchmark
+the pull cost protection (`CloakConfig.anchor`).
 
 The focusing mechanisms are config switches: Region-Stickers and High-Pass
 live in the budget map (`facecloak.cloak.budget`); attention in
@@ -39,7 +40,7 @@ from .base import PerturbationMethod, ProgressFn, StopFn
 
 
 class FaceCloak(PerturbationMethod):
-    """Universal mask: away from the user's identity, toward a distant one."""
+    """Universal mask: away from the user's identity (toward a distant one only with anchor="far")."""
 
     name: ClassVar[str] = "facecloak"
     has_attention: ClassVar[bool] = True
