@@ -176,9 +176,7 @@ class PerturbationMethod(ABC):
                     x = elastic_faces(x, shape_rng, elastic)
                 x_adv = transform(x, d) if transform is not None else (x + d).clamp(0.0, 1.0)
                 if cfg.zoom and shape_rng.random() < 0.5:
-                    import os
-                    zr = tuple(float(v) for v in os.environ.get("FACECLOAK_ZOOM", "0.9,1.1").split(","))
-                    x_adv = zoom_faces(x_adv, shape_rng, zr)
+                    x_adv = zoom_faces(x_adv, shape_rng)
                 loss = self.loss([m(x_adv) for m in self.models], index)
                 grad, grad_eff = torch.autograd.grad(loss, [delta, eff])
                 with torch.no_grad():
