@@ -9,7 +9,9 @@ uploaded), the same for the models that are neither (MobileFace, under the
 accuracy bar for a default black box), black-box PSR@1 / PSR@5
 after the harshest path the run measured (JPEG q75 after a 1080 px
 downscale, else JPEG q75), face SSIM and photo PSNR of the cloaked probes,
-and the median enrolment seconds.
+and the median enrolment seconds. A run whose lever its results cannot
+record (an environment variable, a one-line edit) says it in `lever.txt`
+beside `results.json`; the `--set` cell shows it.
 """
 
 from __future__ import annotations
@@ -38,6 +40,10 @@ def rows(run_dir: Path) -> list[str]:
         strength = (m.get("config") or {}).get("strength") or m.get("strength")
         sets = [f"strength={strength}"] if strength not in (None, "mid") else []
         sets += [f"{k}={v}" for k, v in (m.get("overrides") or {}).items()]
+        if m.get("anchors"):  # the far-anchor lever of b0831f1
+            sets.append(f"FACECLOAK_ANCHORS={m['anchors']}")
+        if (run_dir / "lever.txt").exists():  # a lever the results cannot record (an edit, a variable)
+            sets.append((run_dir / "lever.txt").read_text().strip())
         q = m.get("quality") or {}
         ssim = q.get("cloak_face_ssim", {}).get("mean")
         psnr = q.get("cloak_photo_psnr", {}).get("mean")
