@@ -175,11 +175,6 @@ class PerturbationMethod(ABC):
                 if elastic:
                     x = elastic_faces(x, shape_rng, elastic)
                 x_adv = transform(x, d) if transform is not None else (x + d).clamp(0.0, 1.0)
-                import os
-                sigma = float(os.environ.get("FACECLOAK_NOISE", "0") or 0) / 255.0
-                if sigma:
-                    noise = torch.from_numpy(shape_rng.normal(0.0, sigma, x_adv.shape).astype(np.float32))
-                    x_adv = (x_adv + noise.to(x_adv.device)).clamp(0.0, 1.0)
                 if cfg.zoom and shape_rng.random() < 0.5:
                     x_adv = zoom_faces(x_adv, shape_rng)
                 loss = self.loss([m(x_adv) for m in self.models], index)
