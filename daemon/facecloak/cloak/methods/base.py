@@ -175,21 +175,6 @@ class PerturbationMethod(ABC):
                 if elastic:
                     x = elastic_faces(x, shape_rng, elastic)
                 x_adv = transform(x, d) if transform is not None else (x + d).clamp(0.0, 1.0)
-                import os
-                p_cut = float(os.environ.get("FACECLOAK_CUTOUT", "0") or 0)
-                if p_cut:  # the mask missing from a random box of some faces: no single region carries it
-                    keep = torch.ones_like(x_adv[:, :1])
-                    size = x_adv.shape[-1]
-                    for i in range(x_adv.shape[0]):
-                        if shape_rng.random() < p_cut:
-                            side = int(shape_rng.integers(size * 3 // 10, size // 2 + 1))
-                            y0, x0 = (int(v) for v in shape_rng.integers(0, size - side + 1, 2))
-                            keep[i, :, y0:y0 + side, x0:x0 + side] = 0.0
-                    x_adv = x_adv * keep + x * (1.0 - keep)
-                sigma = float(os.environ.get("FACECLOAK_NOISE", "0") or 0) / 255.0
-                if sigma:
-                    noise = torch.from_numpy(shape_rng.normal(0.0, sigma, x_adv.shape).astype(np.float32))
-                    x_adv = (x_adv + noise.to(x_adv.device)).clamp(0.0, 1.0)
                 if cfg.zoom and shape_rng.random() < 0.5:
                     x_adv = zoom_faces(x_adv, shape_rng)
                 loss = self.loss([m(x_adv) for m in self.models], index)
