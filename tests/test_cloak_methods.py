@@ -123,6 +123,8 @@ def test_far_anchor_is_the_least_similar_gallery_identity(nets, varied):
     mask = method.fit(faces, face0)
     assert method.anchor_index == 4 and mask.meta["anchor_index"] == 4
     assert FaceCloak(fast(anchor="none"), nets, anchor_gallery={}).anchor_gallery == {}
+    by_default = FaceCloak(fast(steps=2), nets, anchor_gallery={"faceplugin": gallery})
+    assert by_default.fit(faces, face0).meta["anchor_index"] is None  # the default only pushes away
     with pytest.raises(FaceCloakError, match="faceplugin"):
         FaceCloak(fast(anchor="far"), nets, anchor_gallery={"other": gallery})
 
