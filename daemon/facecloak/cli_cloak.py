@@ -280,7 +280,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--profile", required=True, metavar="NAME",
                    help="profile name: letters, digits, '-' and '_'")
     p.add_argument("--strength", choices=("low", "mid", "high"), default="mid",
-                   help="protection strength: higher protects more but is more visible (default mid)")
+                   help="protection strength: higher protects more but is more visible (default mid; "
+                        "low is nearly invisible and protects little)")
     p.add_argument("--k", type=int, metavar="N",
                    help="number of varied images of you to fit the cloak to (default 8)")
     p.add_argument("--steps", type=int, metavar="N",
