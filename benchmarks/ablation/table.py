@@ -40,8 +40,6 @@ def rows(run_dir: Path) -> list[str]:
         strength = (m.get("config") or {}).get("strength") or m.get("strength")
         sets = [f"strength={strength}"] if strength not in (None, "mid") else []
         sets += [f"{k}={v}" for k, v in (m.get("overrides") or {}).items()]
-        if m.get("anchors"):  # the far-anchor lever of b0831f1
-            sets.append(f"FACECLOAK_ANCHORS={m['anchors']}")
         if (run_dir / "lever.txt").exists():  # a lever the results cannot record (an edit, a variable)
             sets.append((run_dir / "lever.txt").read_text().strip())
         q = m.get("quality") or {}
