@@ -12,8 +12,9 @@ Convention:
     textured pixels may reach up to ``highpass_eps`` in proportion to the
     local high-pass energy (`facecloak.cloak.budget`).
 
-Strength presets and what they cost (benchmarks/ablation: 10 LFW users,
-realistic scoring, black-box PSR@1 / @5):
+Strength presets and what they cost (realistic scoring, black-box PSR@1 /
+@5; benchmarks/ablation on 10 or 30 LFW users, or the full set where a line
+says so):
     low   4 / 12 / 8:   barely visible (face SSIM 0.95, photo PSNR 40 dB) and
                         little protection: 33 / 19 on 30 LFW users where
                         `mid` gives 89 / 77 (benchmarks/ablation, `low`).
