@@ -70,7 +70,7 @@ class FaceCloak(PerturbationMethod):
             self.anchors = [g[self.anchor_index] for g in gallery]
         self.attention = GradientAttention(faces.shape[-1], floor=self.config.attention_floor,
                                             quantile=self.config.attention_quantile,
-                                            device=faces.device) if self.config.attention else None
+                                            device=faces.device, core=112) if self.config.attention else None
 
     def loss(self, embeddings: list[torch.Tensor], index: torch.Tensor) -> torch.Tensor:
         terms = []
