@@ -26,6 +26,7 @@ other identities, row j the same identity for every surrogate.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
@@ -35,6 +36,7 @@ import torch.nn.functional as F
 
 from ...errors import FaceCloakError
 from ..attention import GradientAttention
+from ..canvas import centre, pad_to
 from ..config import CloakConfig
 from .base import PerturbationMethod, ProgressFn, StopFn
 
@@ -85,7 +87,12 @@ class FaceCloak(PerturbationMethod):
         return torch.stack(terms).mean()  # over surrogates and faces
 
     def effective(self, delta: torch.Tensor) -> torch.Tensor:
-        return delta if self.attention is None else delta * self.attention.weights
+        if self.attention is None:
+            return delta
+        weights = self.attention.weights
+        if os.environ.get("FACECLOAK_RING_FULL") and weights.shape[-1] > 112:  # lever: the ring at full weight
+            weights = pad_to(centre(weights), weights.shape[-1], 1.0)
+        return delta * weights
 
     def after_step(self, grad_effective: torch.Tensor, step: int) -> None:
         if self.attention is not None:
