@@ -226,8 +226,7 @@ def _config_dict(method) -> dict | None:
 
 
 def _variation_faces(rgb: np.ndarray, face: Face, cfg) -> tuple[Any, np.ndarray, str]:
-    """(K faces (K, 3, S, S) [0, 1] (S = 112, or the canvas), face0 (112, 112, 3) uint8, backend name),
-    as `enrol` makes them."""
+    """(K faces (K, 3, 112, 112) [0, 1], face0 (112, 112, 3) uint8, backend name), as `enrol` makes them."""
     from ..device import resolve_device
     from ..faces import align_face
 
@@ -235,8 +234,7 @@ def _variation_faces(rgb: np.ndarray, face: Face, cfg) -> tuple[Any, np.ndarray,
     backend = variations.backend_for(cfg.backend, resolve_device(cfg.device))
     lms = np.asarray(face.landmarks)
     variants = backend.generate(rgb, lms, cfg.k, cfg.seed)
-    loop_face = _engine("canvas").loop_face
-    crops = np.stack([loop_face(v.image, v.landmarks, cfg.canvas) for v in variants])
+    crops = np.stack([align_face(v.image, v.landmarks, size=SIZE)[0] for v in variants])
     return methods.faces_to_tensor(crops), align_face(rgb, lms, size=SIZE)[0], variations.made_by(variants)
 
 
@@ -273,8 +271,10 @@ class EngineMethod(PrivacyMethod):
         return self._method(cfg).fit(faces, face0=face0, backend=backend)
 
     def _fit_probe(self, rgb: np.ndarray, face: Face, seed: int) -> CloakMask:
+        from ..faces import align_face
+
         cfg = self.config(seed)
-        crop = _engine("canvas").loop_face(rgb, np.asarray(face.landmarks), cfg.canvas)
+        crop = align_face(rgb, np.asarray(face.landmarks), size=SIZE)[0]
         return self._method(cfg).fit(_engine("methods").faces_to_tensor([crop]))
 
 

@@ -119,7 +119,7 @@ def cloak_array(
     out = rgb if inplace else rgb.copy()
     n = 0
     for aligned_from_image in selected_alignments(faces, select):
-        paste_aligned(out, mask.delta, mask.from_aligned(aligned_from_image), inplace=True)
+        paste_aligned(out, mask.delta, aligned_from_image, inplace=True)
         n += 1
     return out, n
 

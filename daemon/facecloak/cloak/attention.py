@@ -44,18 +44,13 @@ class GradientAttention:
     decay: EMA decay per step; sigma: blur in aligned pixels; floor: the least
     weight a pixel keeps; quantile: pixels at or above this quantile of the
     average get weight 1; warmup: steps before the weights move off 1;
-    device: where the weights live (the gradients' device); core: side of the
-    middle square the quantile is taken over (None: all of it), so that on a
-    canvas (`facecloak.cloak.canvas`) the face's crop sets the level as it
-    does without one.
+    device: where the weights live (the gradients' device).
     """
 
     def __init__(self, size: int = 112, decay: float = 0.8, sigma: float = 3.0, floor: float = 0.0,
-                 quantile: float = 0.6, warmup: int = 2, device: torch.device | str = "cpu",
-                 core: int | None = None):
+                 quantile: float = 0.6, warmup: int = 2, device: torch.device | str = "cpu"):
         self.weights = torch.ones(1, 1, size, size, device=device)
         self.decay, self.sigma, self.floor, self.quantile, self.warmup = decay, sigma, floor, quantile, warmup
-        self.core = core
         self.ema: torch.Tensor | None = None
         self.steps = 0
 
@@ -66,10 +61,6 @@ class GradientAttention:
         self.ema = m if self.ema is None else self.decay * self.ema + (1.0 - self.decay) * m
         self.steps += 1
         if self.steps >= self.warmup:
-            ema = self.ema
-            if self.core is not None and self.core < ema.shape[-1]:
-                off = (ema.shape[-1] - self.core) // 2
-                ema = ema[..., off:off + self.core, off:off + self.core]
-            level = torch.quantile(ema.flatten(), self.quantile).clamp_min(1e-12)
+            level = torch.quantile(self.ema.flatten(), self.quantile).clamp_min(1e-12)
             self.weights = self.floor + (1.0 - self.floor) * (self.ema / level).clamp(0.0, 1.0)
         return self.weights

@@ -87,13 +87,6 @@ class CloakConfig:
         and pose changes the fixed variants lack (universal masks only).
     push_self: FaceCloak also pushes each cloaked variant away from its own
         clean embedding, as per-image PGD does.
-    canvas: side of the square the loop's faces are aligned into, in 112 px
-        ArcFace crops (1.0: the crop itself). Above 1 the faces keep their
-        real context around the crop, and each surrogate sees the crop its
-        registry entry asks for (``crop_scale``; facenet-casia 1.15) instead
-        of the 112 px crop resized.
-    ring: the mask also covers the canvas around the 112 px crop (at ``eps``),
-        which a looser-cropping recogniser sees; needs canvas > 1.
     These four were measured together (benchmarks/ablation: 85 / 78 against
     80 / 67 black-box PSR@1 / @5 without them, same users) and are on.
     anchor: "none" = only push away from the user; "far" = also pull toward
@@ -130,8 +123,6 @@ class CloakConfig:
     push_self: bool = True
     zoom: bool = True
     elastic: float = 3.0
-    canvas: float = 1.0
-    ring: bool = False
     anchor: str = "none"
     seed: int = 0
     device: str = "auto"
@@ -157,8 +148,6 @@ class CloakConfig:
             raise FaceCloakError("attention_floor must be in [0, 1], attention_quantile in (0, 1]")
         if self.step_size <= 0 or self.momentum < 0 or self.highpass_sigma <= 0 or self.elastic < 0:
             raise FaceCloakError("step_size and highpass_sigma must be > 0, momentum and elastic >= 0")
-        if not 1.0 <= self.canvas <= 2.0 or (self.ring and self.canvas <= 1.0):
-            raise FaceCloakError(f"canvas must be in [1, 2] and above 1 for ring, got {self.canvas}")
         if self.anchor not in ANCHOR_MODES:
             raise FaceCloakError(f"unknown anchor mode {self.anchor!r}; valid: {', '.join(ANCHOR_MODES)}")
         if self.backend not in BACKENDS:

@@ -30,7 +30,6 @@ from ..device import resolve_device
 from ..errors import FaceTooSmallError, ManyFacesError, NoFaceError
 from ..faces import align_face, get_detector, load_image
 from .apply import DEFAULT_MATCH_MODEL
-from .canvas import loop_face
 from .config import CloakConfig
 from .mask import CloakMask
 from .methods.base import Cancelled, ProgressFn, StopFn, faces_to_tensor
@@ -124,7 +123,7 @@ def enrol(photo: bytes | str | Path | np.ndarray, config: CloakConfig | None = N
     made = {"backend": made_by(variants), "variant_sources": dict(Counter(v.source for v in variants))}
     if getattr(backend, "note", ""):
         made["backend_note"] = backend.note
-    crops = np.stack([loop_face(v.image, v.landmarks, config.canvas) for v in variants])
+    crops = np.stack([align_face(v.image, v.landmarks, size=112)[0] for v in variants])
     face0 = align_face(rgb, face.landmarks, size=112)[0]
 
     checkpoint()

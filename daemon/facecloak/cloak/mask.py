@@ -12,10 +12,7 @@ File format (little-endian), one small file (~75 KB)::
     u16        format version (FORMAT_VERSION)
     u32        length of the JSON header
     JSON       metadata (method, models, budgets, strength, backend, ...)
-    f16[...]   delta, shape (S, S, 3), C order, pixel units
-
-S is 112, or more for a mask that also covers a margin around the crop
-(``CloakConfig.ring``): the 112 px template then sits in its middle.
+    f16[...]   delta, shape (112, 112, 3), C order, pixel units
 """
 
 from __future__ import annotations
@@ -41,7 +38,7 @@ class MaskFormatError(FaceCloakError):
 
 @dataclass
 class CloakMask:
-    """delta: (S, S, 3) float32, RGB, pixel units (a change of 8 = 8/255); S = 112 plus an even margin.
+    """delta: (112, 112, 3) float32, RGB, pixel units (a change of 8 = 8/255).
 
     meta holds at least: method, models (surrogates used), eps (base budget,
     in /255 units), strength, backend (how the varied images were made).
@@ -52,16 +49,8 @@ class CloakMask:
 
     def __post_init__(self) -> None:
         self.delta = np.asarray(self.delta, dtype=np.float32)
-        side = self.delta.shape[0]
-        if self.delta.shape != (side, side, 3) or side < SIZE or (side - SIZE) % 2:
-            raise ValueError(f"mask delta must be (S, S, 3) with S = {SIZE} + an even margin, "
-                             f"got {self.delta.shape}")
-
-    def from_aligned(self, aligned_from_image: np.ndarray) -> np.ndarray:
-        """(2, 3) matrix from photo pixels to this mask's pixels, given the 112 px crop's matrix."""
-        out = np.array(aligned_from_image, np.float64)
-        out[:, 2] += (self.delta.shape[0] - SIZE) / 2
-        return out
+        if self.delta.shape != (SIZE, SIZE, 3):
+            raise ValueError(f"mask delta must be ({SIZE}, {SIZE}, 3), got {self.delta.shape}")
 
     @property
     def linf(self) -> float:

@@ -37,7 +37,7 @@ from ..faces.detect import TwoScales
 from ..faces.image_io import ImageInfo, load_upright
 from ..faces.paste import crop_footprint
 from ..pools import ProcessLocalPool
-from .mask import CloakMask
+from .mask import SIZE, CloakMask
 
 _FIND = ProcessLocalPool(1, "facecloak-find")  # the reduced decode + face finding beside the full decode
 
@@ -74,14 +74,13 @@ def cloak_image(img: Image.Image, mask: CloakMask, faces: list[Face], select: li
     n = 0
     for aligned_from_image in selected_alignments(faces, select):
         n += 1
-        mask_from_image = mask.from_aligned(aligned_from_image)
-        roi = crop_footprint((img.height, img.width), mask_from_image, mask.delta.shape[0])
+        roi = crop_footprint((img.height, img.width), aligned_from_image, SIZE)
         if roi is None:
             continue
         x0, y0 = roi[:2]
         region = np.array(img.crop(roi))
-        mask_from_region = compose_affine(mask_from_image, np.array([[1.0, 0, x0], [0, 1.0, y0]]))
-        paste_aligned(region, mask.delta, mask_from_region, inplace=True)
+        aligned_from_region = compose_affine(aligned_from_image, np.array([[1.0, 0, x0], [0, 1.0, y0]]))
+        paste_aligned(region, mask.delta, aligned_from_region, inplace=True)
         img.paste(Image.fromarray(region, "RGB"), (x0, y0))
     return n
 

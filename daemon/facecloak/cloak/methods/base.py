@@ -10,9 +10,7 @@ A method overrides `loss` (and, where it needs to, `setup`, `init_delta`,
 
 Shape:
     faces: (N, 3, S, S) float32 RGB in [0, 1], aligned to the ArcFace
-        template (S = 112), or canvases around it (S > 112, ``config.canvas``,
-        `facecloak.cloak.canvas`); each model sees its own crop of them
-        (`embed`) at its own input size.
+        template (S = 112); the models resize to their own input size.
     delta: (1, 3, S, S) for a universal method (one mask for every face),
         (N, 3, S, S) for a per-image one; [0, 1] units inside the loop,
         pixel units (x255) in the returned `CloakMask`.
@@ -39,7 +37,6 @@ from ... import __version__
 from ...device import resolve_device
 from ...errors import FaceCloakError
 from ..budget import budget_map
-from ..canvas import SIZE, canvas_side, centre, model_view, pad_to
 from ..config import CloakConfig
 from ..mask import CloakMask
 from ..surrogates import load_surrogates
@@ -107,15 +104,7 @@ class PerturbationMethod(ABC):
     def setup(self, faces: torch.Tensor) -> None:
         """Precompute what the loss needs; by default the clean embeddings per model."""
         with torch.no_grad():
-            self.clean = [self.embed(m, faces) for m in self.models]
-
-    @staticmethod
-    def embed(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-        """``model``'s embeddings of faces or canvases ``x``: of the square its registry entry aligns to."""
-        pre = getattr(getattr(model, "spec", None), "preprocess", None)
-        if pre is None:
-            return model(centre(x) if x.shape[-1] != SIZE else x)
-        return model(model_view(x, pre.crop_scale, pre.size))
+            self.clean = [m(faces) for m in self.models]
 
     @abstractmethod
     def loss(self, embeddings: list[torch.Tensor], index: torch.Tensor) -> torch.Tensor:
@@ -141,12 +130,9 @@ class PerturbationMethod(ABC):
     # ------------------------------------------------------------- loop
     def budget_for(self, faces: torch.Tensor, face0: np.ndarray | None = None) -> torch.Tensor:
         """The budget map: from ``face0`` (or faces[0]) if universal, else one per face."""
-        side, cfg = faces.shape[-1], self.config
         if self.universal:
-            budget = budget_map(cfg, face0 if face0 is not None else to_uint8(centre(faces[0])))
-        else:
-            budget = torch.cat([budget_map(cfg, to_uint8(centre(f))) for f in faces])
-        return budget if side == SIZE else pad_to(budget, side, cfg.eps / 255.0 if cfg.ring else 0.0)
+            return budget_map(self.config, face0 if face0 is not None else to_uint8(faces[0]))
+        return torch.cat([budget_map(self.config, to_uint8(f)) for f in faces])
 
     def check_stop(self) -> None:
         if self.should_stop():
@@ -155,9 +141,8 @@ class PerturbationMethod(ABC):
     def run(self, faces: torch.Tensor, budget: torch.Tensor | None = None,
             face0: np.ndarray | None = None) -> torch.Tensor:
         """Optimise and return the effective delta, (1 or N, 3, S, S), [0, 1] units, within budget (CPU)."""
-        cfg = self.config
-        check_faces(faces, canvas_side(cfg.canvas))
-        n = faces.shape[0]
+        check_faces(faces)
+        cfg, n = self.config, faces.shape[0]
         budget = self.budget_for(faces, face0) if budget is None else budget.float()
         faces, budget = faces.to(self.device), budget.to(self.device)
         if budget.ndim != 4 or budget.shape[1] != 1 or budget.shape[0] not in (1, n) \
@@ -192,7 +177,7 @@ class PerturbationMethod(ABC):
                 x_adv = transform(x, d) if transform is not None else (x + d).clamp(0.0, 1.0)
                 if cfg.zoom and shape_rng.random() < 0.5:
                     x_adv = zoom_faces(x_adv, shape_rng)
-                loss = self.loss([self.embed(m, x_adv) for m in self.models], index)
+                loss = self.loss([m(x_adv) for m in self.models], index)
                 grad, grad_eff = torch.autograd.grad(loss, [delta, eff])
                 with torch.no_grad():
                     dims = (1, 2, 3)
@@ -213,8 +198,7 @@ class PerturbationMethod(ABC):
         """The loss on every face with ``delta`` added, no transforms (call after `run`)."""
         faces = faces.to(self.device)
         x = faces if delta is None else (faces + delta.to(self.device)).clamp(0.0, 1.0)
-        return float(self.loss([self.embed(m, x) for m in self.models],
-                               torch.arange(faces.shape[0], device=self.device)))
+        return float(self.loss([m(x) for m in self.models], torch.arange(faces.shape[0], device=self.device)))
 
     def fit(self, faces: torch.Tensor, face0: np.ndarray | None = None, budget: torch.Tensor | None = None,
             **meta: Any) -> CloakMask:
@@ -225,10 +209,8 @@ class PerturbationMethod(ABC):
         if not self.universal and faces.shape[0] != 1:
             raise FaceCloakError(f"{self.name} makes one image-specific mask per photo; "
                                  f"got {faces.shape[0]} faces (use run() for a batch)")
-        delta = self.run(faces, budget, face0)[0]
-        if not self.config.ring:
-            delta = centre(delta)  # nothing outside the 112 px crop
-        return CloakMask(delta.permute(1, 2, 0).numpy() * 255.0, self.metadata(faces.shape[0], **meta))
+        delta = self.run(faces, budget, face0)
+        return CloakMask(delta[0].permute(1, 2, 0).numpy() * 255.0, self.metadata(faces.shape[0], **meta))
 
     def metadata(self, n_faces: int, **extra: Any) -> dict[str, Any]:
         cfg = self.config
@@ -237,7 +219,6 @@ class PerturbationMethod(ABC):
             "method": self.name, "universal": self.universal, "models": self.model_names,
             **cfg.budgets(), "strength": cfg.strength, "steps": cfg.steps, "step_size": cfg.step_size,
             "momentum": cfg.momentum, "lighting": relight, "zoom": cfg.zoom, "elastic": elastic,
-            "canvas": cfg.canvas, "ring": cfg.ring,
             "k": n_faces, "batch": cfg.batch, "backend": "none",
             "seed": cfg.seed, "version": __version__, "anchor": cfg.anchor, "device": self.device,
             "switches": {"stickers": cfg.stickers, "highpass": cfg.highpass,

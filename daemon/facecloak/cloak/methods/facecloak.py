@@ -26,7 +26,6 @@ other identities, row j the same identity for every surrogate.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
@@ -36,7 +35,6 @@ import torch.nn.functional as F
 
 from ...errors import FaceCloakError
 from ..attention import GradientAttention
-from ..canvas import centre, pad_to
 from ..config import CloakConfig
 from .base import PerturbationMethod, ProgressFn, StopFn
 
@@ -72,7 +70,7 @@ class FaceCloak(PerturbationMethod):
             self.anchors = [g[self.anchor_index] for g in gallery]
         self.attention = GradientAttention(faces.shape[-1], floor=self.config.attention_floor,
                                             quantile=self.config.attention_quantile,
-                                            device=faces.device, core=112) if self.config.attention else None
+                                            device=faces.device) if self.config.attention else None
 
     def loss(self, embeddings: list[torch.Tensor], index: torch.Tensor) -> torch.Tensor:
         terms = []
@@ -87,12 +85,7 @@ class FaceCloak(PerturbationMethod):
         return torch.stack(terms).mean()  # over surrogates and faces
 
     def effective(self, delta: torch.Tensor) -> torch.Tensor:
-        if self.attention is None:
-            return delta
-        weights = self.attention.weights
-        if os.environ.get("FACECLOAK_RING_FULL") and weights.shape[-1] > 112:  # lever: the ring at full weight
-            weights = pad_to(centre(weights), weights.shape[-1], 1.0)
-        return delta * weights
+        return delta if self.attention is None else delta * self.attention.weights
 
     def after_step(self, grad_effective: torch.Tensor, step: int) -> None:
         if self.attention is not None:
