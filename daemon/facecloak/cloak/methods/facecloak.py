@@ -26,7 +26,6 @@ other identities, row j the same identity for every surrogate.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
@@ -83,12 +82,7 @@ class FaceCloak(PerturbationMethod):
             if self.anchors is not None:
                 term = term - f @ self.anchors[i]
             terms.append(term)
-        stacked = torch.stack(terms)  # (surrogates, faces)
-        temperature = float(os.environ.get("FACECLOAK_WORST_T", "0"))
-        if temperature > 0:  # lever: each face weighs most the surrogate that still knows it best
-            weights = torch.softmax(stacked.detach() / temperature, dim=0)
-            return (weights * stacked).sum(dim=0).mean()
-        return stacked.mean()  # over surrogates and faces
+        return torch.stack(terms).mean()  # over surrogates and faces
 
     def effective(self, delta: torch.Tensor) -> torch.Tensor:
         return delta if self.attention is None else delta * self.attention.weights
