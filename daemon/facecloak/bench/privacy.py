@@ -196,9 +196,6 @@ def run_method(method: PrivacyMethod, ctx: Context, seed: int, progress: bool = 
 
         probes = tqdm(probes, desc=f"{method.name}", unit="probe", leave=False)
     enrolled = {}
-    from .anchors import anchor_count, anchor_gallery
-    if anchor_count() and getattr(method, "engine_name", "") == "facecloak":
-        method.anchor_gallery = anchor_gallery(ctx, method.surrogates, anchor_count(), seed)
     t0 = time.perf_counter()
     for ui, user, j, key in probes:
         useed = user_seed(seed, user.name)

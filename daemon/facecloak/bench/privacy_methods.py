@@ -299,10 +299,6 @@ class FaceCloakEnrol(EngineMethod):
         # A named configuration's own settings win over run-wide overrides (--set).
         super().__init__(strength, {**(overrides or {}), **self.fixed})
 
-    def describe(self) -> dict:
-        from .anchors import anchor_count
-        return {**super().describe(), "anchors": anchor_count()}
-
     def enrol(self, rgb: np.ndarray, face: Face | None, seed: int) -> Enrolled:
         if face is None:
             return Enrolled(None, 0.0, self.surrogates, {"enrol": "no face"})
@@ -312,14 +308,11 @@ class FaceCloakEnrol(EngineMethod):
         cfg = self.config(seed)
         start = time.perf_counter()
         try:
-            mask = enrol_mod.enrol(_single_face_photo(rgb, face), cfg,
-                                   anchor_gallery=getattr(self, "anchor_gallery", None)).mask
+            mask = enrol_mod.enrol(_single_face_photo(rgb, face), cfg).mask
             how = "enrol"
         except (NoFaceError, ManyFacesError, FaceTooSmallError) as exc:
             faces, face0, backend = _variation_faces(rgb, face, cfg)
-            fitter = self._method(cfg)
-            fitter.anchor_gallery = getattr(self, "anchor_gallery", None)
-            mask = fitter.fit(faces, face0=face0, backend=backend)
+            mask = self._method(cfg).fit(faces, face0=face0, backend=backend)
             how = f"fallback ({type(exc).__name__})"
         seconds = time.perf_counter() - start
         return Enrolled(mask, seconds, tuple(mask.meta.get("models") or self.surrogates), {"enrol": how})

@@ -26,7 +26,6 @@ other identities, row j the same identity for every surrogate.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
@@ -69,9 +68,6 @@ class FaceCloak(PerturbationMethod):
             sims = torch.stack([g @ e for g, e in zip(gallery, self.enrol)]).mean(dim=0)  # (M,)
             self.anchor_index = int(sims.argmin())
             self.anchors = [g[self.anchor_index] for g in gallery]
-            if os.environ.get("FACECLOAK_CROWD"):  # lever: pull toward the crowd's centre, not one far identity
-                self.anchor_index = -1
-                self.anchors = [F.normalize(g.mean(dim=0), dim=0) for g in gallery]
         self.attention = GradientAttention(faces.shape[-1], floor=self.config.attention_floor,
                                             quantile=self.config.attention_quantile,
                                             device=faces.device) if self.config.attention else None
