@@ -67,10 +67,7 @@ class LookalikePool:
         e = np.concatenate(out)
         return e / np.linalg.norm(e, axis=1, keepdims=True)
 
-    def nearest(self, rgb: np.ndarray, landmarks: np.ndarray, n: int,
-                seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
-        if os.environ.get("FACECLOAK_LOOKALIKE_PICK") == "random":  # control: any n of the pool
-            return [self.photos[i] for i in np.random.default_rng(seed).choice(len(self.photos), n, replace=False)]
+    def nearest(self, rgb: np.ndarray, landmarks: np.ndarray, n: int) -> list[tuple[np.ndarray, np.ndarray]]:
         crop = align_face(rgb, np.asarray(landmarks), size=112)[0]
         sims = np.mean([g @ self._embed([crop], net)[0] for g, net in zip(self.emb, self.nets)], axis=0)
         return [self.photos[i] for i in np.argsort(-sims)[:n]]

@@ -208,7 +208,7 @@ def run_method(method: PrivacyMethod, ctx: Context, seed: int, progress: bool = 
             face0 = ctx.tool_face(user.enrol, rgb0)
             enrolled.clear()  # one user's enrolment at a time
             if pool is not None and face0 is not None:
-                method.views = pool.nearest(rgb0, face0.landmarks, lookalike_count(), useed)
+                method.views = pool.nearest(rgb0, face0.landmarks, lookalike_count())
             enrolled[ui] = method.enrol(rgb0, face0, useed)
             enrol_failed += face0 is None
             enrol_seconds.append(enrolled[ui].seconds)
