@@ -196,10 +196,6 @@ def run_method(method: PrivacyMethod, ctx: Context, seed: int, progress: bool = 
 
         probes = tqdm(probes, desc=f"{method.name}", unit="probe", leave=False)
     enrolled = {}
-    from .lookalikes import LookalikePool, lookalike_count
-    pool = None
-    if lookalike_count() and getattr(method, "engine_name", "") == "facecloak":
-        pool = LookalikePool(ctx, method.surrogates, seed)
     t0 = time.perf_counter()
     for ui, user, j, key in probes:
         useed = user_seed(seed, user.name)
@@ -207,8 +203,6 @@ def run_method(method: PrivacyMethod, ctx: Context, seed: int, progress: bool = 
             rgb0 = load_image(photo_path(ctx.root, *user.enrol))
             face0 = ctx.tool_face(user.enrol, rgb0)
             enrolled.clear()  # one user's enrolment at a time
-            if pool is not None and face0 is not None:
-                method.views = pool.nearest(rgb0, face0.landmarks, lookalike_count())
             enrolled[ui] = method.enrol(rgb0, face0, useed)
             enrol_failed += face0 is None
             enrol_seconds.append(enrolled[ui].seconds)

@@ -308,8 +308,7 @@ class FaceCloakEnrol(EngineMethod):
         cfg = self.config(seed)
         start = time.perf_counter()
         try:
-            mask = enrol_mod.enrol(_single_face_photo(rgb, face), cfg,
-                                   lookalikes=getattr(self, "views", None)).mask
+            mask = enrol_mod.enrol(_single_face_photo(rgb, face), cfg).mask
             how = "enrol"
         except (NoFaceError, ManyFacesError, FaceTooSmallError) as exc:
             faces, face0, backend = _variation_faces(rgb, face, cfg)

@@ -86,8 +86,7 @@ def enrolment_face(rgb: np.ndarray, device: str = "auto"):
 
 def enrol(photo: bytes | str | Path | np.ndarray, config: CloakConfig | None = None,
           progress: ProgressFn | None = None, should_stop: StopFn | None = None,
-          anchor_gallery: dict[str, np.ndarray] | None = None,
-          lookalikes: list[tuple[np.ndarray, np.ndarray]] | None = None) -> Enrolment:
+          anchor_gallery: dict[str, np.ndarray] | None = None) -> Enrolment:
     """Fit the user's universal cloak from one photo of them alone.
 
     Args:
@@ -121,19 +120,6 @@ def enrol(photo: bytes | str | Path | np.ndarray, config: CloakConfig | None = N
     backend = backend_for(config.backend, resolve_device(config.device))
     report(0.05, f"variations: making {config.k} images ({backend.name})")
     variants = backend.generate(rgb, face.landmarks, config.k, config.seed)
-    own = list(range(len(variants)))
-    if lookalikes:  # benchmark lever (bench/lookalikes.py)
-        import dataclasses
-        import os
-
-        from .variations import context_crop
-        extra = [dataclasses.replace(context_crop(v, lm), source="lookalike") for v, lm in lookalikes]
-        if os.environ.get("FACECLOAK_LOOKALIKE_MODE", "replace") == "add":
-            variants = variants + extra
-        else:
-            extra = extra[:len(variants) - 1]
-            variants[1:1 + len(extra)] = extra
-            own = [0] + list(range(1 + len(extra), len(variants)))
     made = {"backend": made_by(variants), "variant_sources": dict(Counter(v.source for v in variants))}
     if getattr(backend, "note", ""):
         made["backend_note"] = backend.note
@@ -148,7 +134,6 @@ def enrol(photo: bytes | str | Path | np.ndarray, config: CloakConfig | None = N
         report(lo + (hi - lo) * fraction, f"optimise: {message} ({fraction:.0%})")
 
     method = FaceCloak(config, progress=optimise_progress, should_stop=stop, anchor_gallery=anchor_gallery)
-    method.own_index = own
     mask = method.fit(faces_to_tensor(crops), face0=face0, **made)
     seconds = time.perf_counter() - start
     mask.meta["seconds"] = round(seconds, 2)

@@ -60,9 +60,7 @@ class FaceCloak(PerturbationMethod):
     def setup(self, faces: torch.Tensor) -> None:
         super().setup(faces)
         self.enrol = [c[0] for c in self.clean]
-        own = getattr(self, "own_index", None)
-        own = slice(None) if own is None else torch.as_tensor(own, device=faces.device)
-        self.centroid = [F.normalize(c[own].mean(dim=0), dim=0) for c in self.clean]
+        self.centroid = [F.normalize(c.mean(dim=0), dim=0) for c in self.clean]
         self.anchors: list[torch.Tensor] | None = None
         if self.anchor_gallery is not None and self.config.anchor == "far":
             gallery = [F.normalize(torch.as_tensor(np.asarray(self.anchor_gallery[n]), dtype=torch.float32,
