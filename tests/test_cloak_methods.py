@@ -255,3 +255,16 @@ def test_the_loop_tunes_its_threads_on_the_cpu_and_restores_them(nets, varied, m
     fixed = FaceCloak(fast(steps=4), nets)
     fixed.run(faces, face0=face0)
     assert fixed.thread_choices == []
+
+
+def test_the_centroid_is_the_users_own_variants(nets, varied):
+    faces, _ = varied
+    every = FaceCloak(fast(), nets)
+    every.setup(faces)
+    own = FaceCloak(fast(), nets, own=[0, 2, 3])  # face 1 stands for a look-alike
+    own.setup(faces)
+    clean = every.clean[0]
+    assert torch.allclose(every.centroid[0], torch.nn.functional.normalize(clean.mean(dim=0), dim=0))
+    expected = torch.nn.functional.normalize(clean[[0, 2, 3]].mean(dim=0), dim=0)
+    assert torch.allclose(own.centroid[0], expected, atol=1e-6)
+    assert not torch.allclose(own.centroid[0], every.centroid[0], atol=1e-4)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from . import cli_cloak, cli_export
+from . import cli_cloak, cli_export, cli_lookalikes
 from .bench import privacy_cli
 from .cli_options import add_detector_option
 from .errors import FaceCloakError
@@ -199,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     privacy_cli.register(bsub)
     cli_cloak.register(sub)
     cli_export.register(sub)
+    cli_lookalikes.register(sub)
     server_cli.register(sub)
     return parser
 

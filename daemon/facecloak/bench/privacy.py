@@ -347,7 +347,8 @@ def run(out_dir: Path | str, *, users: int | Sequence[str] | None = None, quick:
         plots: bool = False, seed: int = 0, lfw: str | Path | None = None,
         thresholds: str | Path | None = None, cache_dir: str | Path | None = None, detector: str = "dlib",
         sweep_values: dict | None = None, progress: bool = True, args: dict | None = None,
-        device: str = "auto", part: tuple[int, int] | None = None, join: Sequence[Path] | None = None) -> dict:
+        device: str = "auto", part: tuple[int, int] | None = None, join: Sequence[Path] | None = None,
+        lookalike_pool: int = 0) -> dict:
     """Run the benchmark, write ``results.json``, ``per_probe.npz`` and ``report.md`` to ``out_dir``.
 
     device: "auto" | "cpu" | "cuda" for the engine methods' optimisation (their
@@ -355,6 +356,9 @@ def run(out_dir: Path | str, *, users: int | Sequence[str] | None = None, quick:
     part: (I, N): run only part I of N of the users and write what a later
         ``join`` needs instead of a report (`privacy_parts`); no latency, plots.
     join: the folders of every part of this run: score them as one run.
+    lookalike_pool: FaceCloak's look-alikes come from this many LFW identities
+        outside the protocol (`lookalike_pool`); 0 = none, as without an
+        installed pool. The product's own pool is never used here.
     """
     if part is not None and (join or plots):
         raise FaceCloakError("a part of a run cannot also join parts or draw plots")
@@ -405,13 +409,25 @@ def run(out_dir: Path | str, *, users: int | Sequence[str] | None = None, quick:
                   RealisticEmbedder(embedders, detector, clean.median_landmarks, sample.shape[:2]),
                   detector, variants, idealised, thr)
 
+    if lookalike_pool and not join:  # FaceCloak's look-alikes: outside identities only
+        from .lookalike_pool import benchmark_pool
+
+        start, pools = time.perf_counter(), {}
+        for mo in method_objs:
+            if getattr(mo, "engine_name", "") == "facecloak" and hasattr(mo, "lookalikes"):
+                key = tuple(mo.surrogates)
+                if key not in pools:
+                    pools[key] = benchmark_pool(ctx, key, lookalike_pool, seed, device)
+                mo.lookalikes = pools[key]
+        timings["lookalike_pool"] = time.perf_counter() - start
+
     protocol_doc = {**proto.describe(), "variants": list(variants), "idealised": idealised,
                     "detector": detector, "clean_photos": len(clean_keys),
                     "clean_detector_misses": int(np.sum(~clean.detected)),
                     "headline": "uploaded (realistic: paste, JPEG q95 4:4:4, each model re-detects)"}
     meta = run_metadata(benchmark="privacy", seed=seed, strength=strength, detector=detector,
                         args=args or {}, overrides=overrides or {}, device=resolved)
-    setup = {"models": models, "variants": list(variants), "idealised": idealised}
+    setup = {"models": models, "variants": list(variants), "idealised": idealised, "lookalike_pool": lookalike_pool}
     only = part_doc = None
     out_dir.mkdir(parents=True, exist_ok=True)
     if part is not None:

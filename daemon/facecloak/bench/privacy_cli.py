@@ -26,7 +26,7 @@ def cmd_bench_privacy(args: argparse.Namespace) -> int:
         variants=args.variants, idealised=not args.no_idealised, latency=not args.no_latency,
         plots=args.plots, seed=args.seed, lfw=args.lfw, thresholds=args.thresholds, detector=args.detector,
         device=args.device, args={k: v for k, v in vars(args).items() if k != "func"},
-        part=part, join=[Path(d) for d in args.join] if args.join else None)
+        part=part, join=[Path(d) for d in args.join] if args.join else None, lookalike_pool=args.lookalike_pool)
     if part is not None:
         print(f"wrote part {part[0]}/{part[1]} ({len(doc['users'])} users) to {args.out}; "
               f"join every part with --join")
@@ -113,6 +113,9 @@ def register(bench_subparsers) -> argparse.ArgumentParser:
                    help="run only users I, I+N, I+2N, ... of this run and keep what --join needs (no report)")
     q.add_argument("--join", nargs="+", metavar="DIR",
                    help="score the --part folders of this run (same arguments otherwise) as one run")
+    q.add_argument("--lookalike-pool", type=int, default=800, metavar="M",
+                   help="FaceCloak's look-alikes come from M LFW identities outside the protocol, as from "
+                        "an installed pool (default 800; 0: none, as without a pool)")
     q.add_argument("--out", default="benchmarks/privacy", help="output folder (default benchmarks/privacy)")
     q.set_defaults(func=cmd_bench_privacy)
     return q

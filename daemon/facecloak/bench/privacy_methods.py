@@ -288,12 +288,15 @@ class FaceCloakEnrol(EngineMethod):
     the chosen face directly (variations, then `FaceCloak.fit`): the count of
     such fallbacks is reported. No anchor gallery is passed (the product
     default, ``anchor="none"``: a far anchor measured worse, see CloakConfig).
+    ``lookalikes`` is the run's look-alike pool (`bench.lookalike_pool`), never
+    the one installed on the machine, which may hold the people scored.
     """
 
     name = "facecloak"
     description = "FaceCloak: universal mask from one photo (stickers, high-pass, attention, robustness)"
     engine_name = "facecloak"
     fixed: dict = {}
+    lookalikes = None
 
     def __init__(self, strength: str = "mid", overrides: dict | None = None):
         # A named configuration's own settings win over run-wide overrides (--set).
@@ -308,7 +311,7 @@ class FaceCloakEnrol(EngineMethod):
         cfg = self.config(seed)
         start = time.perf_counter()
         try:
-            mask = enrol_mod.enrol(_single_face_photo(rgb, face), cfg).mask
+            mask = enrol_mod.enrol(_single_face_photo(rgb, face), cfg, lookalikes=self.lookalikes).mask
             how = "enrol"
         except (NoFaceError, ManyFacesError, FaceTooSmallError) as exc:
             faces, face0, backend = _variation_faces(rgb, face, cfg)

@@ -14,7 +14,12 @@ polled between stages and before every step; True raises `Cancelled`.
 The mask records what made its variations: ``backend`` is "arc2face" when
 any generated image was used, else "augment" (also when "auto" fell back,
 with ``backend_note`` saying what Arc2Face lacked); ``variant_sources``
-counts the variants by source ("photo", "augment", "arc2face").
+counts the variants by source ("photo", "augment", "arc2face", "lookalike").
+
+Augmented variants 1..n give way to the n = ``config.lookalikes`` faces of
+the look-alike pool nearest the user (`facecloak.cloak.lookalikes`), when a
+pool is installed or given and Arc2Face made none of them; the mask's
+``lookalikes`` says how many were used (0 without a pool).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from ..errors import FaceTooSmallError, ManyFacesError, NoFaceError
 from ..faces import align_face, get_detector, load_image
 from .apply import DEFAULT_MATCH_MODEL
 from .config import CloakConfig
+from .lookalikes import LookalikePool, installed_pool
 from .mask import CloakMask
 from .methods.base import Cancelled, ProgressFn, StopFn, faces_to_tensor
 from .methods.facecloak import FaceCloak
@@ -86,7 +92,8 @@ def enrolment_face(rgb: np.ndarray, device: str = "auto"):
 
 def enrol(photo: bytes | str | Path | np.ndarray, config: CloakConfig | None = None,
           progress: ProgressFn | None = None, should_stop: StopFn | None = None,
-          anchor_gallery: dict[str, np.ndarray] | None = None) -> Enrolment:
+          anchor_gallery: dict[str, np.ndarray] | None = None,
+          lookalikes: LookalikePool | str | None = "auto") -> Enrolment:
     """Fit the user's universal cloak from one photo of them alone.
 
     Args:
@@ -96,6 +103,8 @@ def enrol(photo: bytes | str | Path | np.ndarray, config: CloakConfig | None = N
         should_stop: polled often; True raises `Cancelled`.
         anchor_gallery: surrogate name -> (M, D) embeddings of other identities,
             for the far-anchor pull (optional).
+        lookalikes: the look-alike pool; "auto" = the installed one, if any
+            (`installed_pool`); None = none.
     Raises:
         NoFaceError, ManyFacesError, FaceTooSmallError, ImageDecodeError, Cancelled.
     """
@@ -120,7 +129,16 @@ def enrol(photo: bytes | str | Path | np.ndarray, config: CloakConfig | None = N
     backend = backend_for(config.backend, resolve_device(config.device))
     report(0.05, f"variations: making {config.k} images ({backend.name})")
     variants = backend.generate(rgb, face.landmarks, config.k, config.seed)
-    made = {"backend": made_by(variants), "variant_sources": dict(Counter(v.source for v in variants))}
+    pool = installed_pool() if lookalikes == "auto" else lookalikes
+    n_alike = min(config.lookalikes, len(variants) - 1) if pool is not None and made_by(variants) == "augment" else 0
+    if n_alike:
+        report(0.08, f"variations: {n_alike} look-alikes from {len(pool)} faces")
+        alike = pool.nearest({n: embeddings[n] for n in config.surrogates}, n_alike)
+        variants[1:1 + len(alike)] = alike
+        n_alike = len(alike)
+    own = [0, *range(1 + n_alike, len(variants))]
+    made = {"backend": made_by(variants), "variant_sources": dict(Counter(v.source for v in variants)),
+            "lookalikes": n_alike}
     if getattr(backend, "note", ""):
         made["backend_note"] = backend.note
     crops = np.stack([align_face(v.image, v.landmarks, size=112)[0] for v in variants])
@@ -133,7 +151,7 @@ def enrol(photo: bytes | str | Path | np.ndarray, config: CloakConfig | None = N
     def optimise_progress(fraction: float, message: str) -> None:
         report(lo + (hi - lo) * fraction, f"optimise: {message} ({fraction:.0%})")
 
-    method = FaceCloak(config, progress=optimise_progress, should_stop=stop, anchor_gallery=anchor_gallery)
+    method = FaceCloak(config, progress=optimise_progress, should_stop=stop, anchor_gallery=anchor_gallery, own=own)
     mask = method.fit(faces_to_tensor(crops), face0=face0, **made)
     seconds = time.perf_counter() - start
     mask.meta["seconds"] = round(seconds, 2)

@@ -8,7 +8,8 @@ Loss on each surrogate (averaged over surrogates and the batch), minimised:
 
 ``f`` is the embedding of a cloaked varied face; ``e_enrol`` the clean
 embedding of variant 0 (the photo itself); ``e_centroid`` the normalised
-mean of the clean embeddings of all K variants; ``e_self`` the clean
+mean of the clean embeddings of the user's own variants (all K, but for
+look-alikes: ``own``, `facecloak.cloak.lookalikes`); ``e_self`` the clean
 embedding of the same variant (what per-image PGD pushes from). With an
 anchor gallery and ``config.anchor == "far"``, ``e_anchor`` is the gallery
 identity least similar to the user (the paper's far anchor), chosen once,
@@ -47,9 +48,10 @@ class FaceCloak(PerturbationMethod):
 
     def __init__(self, config: CloakConfig | None = None, surrogates: Sequence[torch.nn.Module] | None = None,
                  progress: ProgressFn | None = None, should_stop: StopFn | None = None,
-                 anchor_gallery: Mapping[str, np.ndarray] | None = None):
+                 anchor_gallery: Mapping[str, np.ndarray] | None = None, own: Sequence[int] | None = None):
         super().__init__(config, surrogates, progress, should_stop)
         self.anchor_gallery = anchor_gallery
+        self.own = None if own is None else list(own)  # the faces that are the user (None: all)
         self.anchor_index: int | None = None
         self.attention: GradientAttention | None = None
         if anchor_gallery is not None and self.config.anchor == "far":
@@ -60,7 +62,8 @@ class FaceCloak(PerturbationMethod):
     def setup(self, faces: torch.Tensor) -> None:
         super().setup(faces)
         self.enrol = [c[0] for c in self.clean]
-        self.centroid = [F.normalize(c.mean(dim=0), dim=0) for c in self.clean]
+        own = slice(None) if self.own is None else torch.as_tensor(self.own, dtype=torch.long, device=faces.device)
+        self.centroid = [F.normalize(c[own].mean(dim=0), dim=0) for c in self.clean]
         self.anchors: list[torch.Tensor] | None = None
         if self.anchor_gallery is not None and self.config.anchor == "far":
             gallery = [F.normalize(torch.as_tensor(np.asarray(self.anchor_gallery[n]), dtype=torch.float32,
