@@ -46,6 +46,11 @@ def model_cache() -> Path:
     return path
 
 
+def lookalike_pool_path() -> Path:
+    """The look-alike pool enrolment uses (`facecloak.cloak.lookalikes`): ``<model cache>/lookalikes.npz``."""
+    return model_cache() / "lookalikes.npz"
+
+
 def shared_dir() -> Path | None:
     """The read-only ``shared`` folder (photos, LFW, YuNet), or None if absent.
 

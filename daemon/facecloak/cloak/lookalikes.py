@@ -37,11 +37,10 @@ import numpy as np
 
 from ..errors import FaceCloakError
 from ..faces import get_detector, load_image
-from ..paths import model_cache
+from ..paths import lookalike_pool_path
 from .variations import CONTEXT, Variant, context_crop
 
 POOL_VERSION = 1
-POOL_FILE = "lookalikes.npz"
 _PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 _MIN_EYE_DISTANCE = 20.0  # pixels of the source photo; smaller faces make blurry crops
 
@@ -186,7 +185,7 @@ def load_pool(path: Path) -> LookalikePool:
 
 def default_pool_path() -> Path:
     """Where enrolment looks for a pool: ``<model cache>/lookalikes.npz``."""
-    return model_cache() / POOL_FILE
+    return lookalike_pool_path()
 
 
 def installed_pool() -> LookalikePool | None:

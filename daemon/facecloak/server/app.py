@@ -18,6 +18,7 @@ from .. import __version__
 from ..cloak.config import STRENGTHS, CloakConfig
 from ..cloak.profiles import ProfileError, check_name
 from ..errors import FaceCloakError
+from ..paths import lookalike_pool_path
 from . import workers
 from .http_errors import ApiError, error_for, read_body, read_image
 from .security import TOKEN_HEADER, errors_middleware, security_middleware
@@ -104,7 +105,7 @@ async def status(request: web.Request) -> web.Response:
         "version": __version__, "protocol": PROTOCOL, "profiles": daemon.profile_names(),
         "active_profile": daemon.default_profile(), "enrolling": running.id if running else None,
         "caps": {"max_bytes": daemon.config.max_bytes, "max_pixels": daemon.config.max_pixels},
-        "keyring": daemon.keyring_name})
+        "keyring": daemon.keyring_name, "lookalike_pool": lookalike_pool_path().is_file()})
 
 
 @routes.get("/v1/settings")
