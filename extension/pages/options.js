@@ -33,6 +33,7 @@ async function refreshStatus() {
     $('#daemon-text').textContent = `No daemon on port ${s.port}: start it with "facecloak serve".`;
   }
   $('#unpair-button').hidden = !s.paired;
+  $('#lookalike-hint').hidden = !(s.paired && s.lookalike_pool === false);
   document.body.dataset.paired = s.paired ? '1' : '0';
   return s;
 }

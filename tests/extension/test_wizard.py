@@ -16,6 +16,8 @@ import pytest
 from ext_browser import Browser
 from ext_checks import assert_cloaked
 
+from facecloak.paths import lookalike_pool_path
+
 
 @pytest.fixture
 def fresh_browser(playwright_instance, daemon, tmp_path):
@@ -42,6 +44,8 @@ def test_wizard_pairs_enrols_and_shows_before_after(fresh_browser, daemon, selfi
     page.wait_for_selector("#pair-status:has-text('Paired.')", timeout=15000)
     page.wait_for_selector("body[data-paired='1']")
     page.wait_for_selector("#sites tr[data-site='127.0.0.1']")
+    # the hint to build a look-alike pool shows while the daemon (sharing this model cache) has none
+    assert page.is_visible("#lookalike-hint") is not lookalike_pool_path().is_file()
 
     # 2. the selfie, its detected face drawn on the preview
     with page.expect_file_chooser() as chooser:
