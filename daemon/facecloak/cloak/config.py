@@ -100,7 +100,9 @@ class CloakConfig:
         in place of as many augmented variants; used only where a pool is
         installed or given (0 = never). Measured (benchmarks/ablation, ninth
         round): 3 from 800 LFW identities gave 93.7 / 83.3 black-box PSR@1 / @5
-        against 89.3 / 77.3 without, same users, same quality.
+        against 89.3 / 77.3 without on 30 users, and 90.3 / 82.1 against
+        88.2 / 77.9 on all 158 (benchmarks/privacy-full-lookalikes), at the
+        same quality.
     seed: makes variations, batches, transforms and init reproducible.
     device: "auto" (a CUDA GPU when torch sees one) | "cpu" | "cuda": where the
         surrogates and the optimisation run (`facecloak.device`); the mask's
