@@ -3,12 +3,14 @@
 From one photo, the augmentations vary light, scale and shape, but never
 the person's real expressions, poses and cameras; real photos of the user
 do that and move the black boxes (issue 4's sixth round), but enrolment has
-one. Real photos of the few people the surrogates place nearest the user are
-the next best thing: enrolment puts ``CloakConfig.lookalikes`` of them in
-place of as many augmented variants, each pushed away from the user's
-identity and from its own, while the user's centroid stays the user's own
-variants' (`FaceCloak`'s ``own``). Measured in benchmarks/ablation
-("Ninth round").
+one. Real photos of other people are the next best thing: enrolment puts
+``CloakConfig.lookalikes`` of them, those the surrogates place nearest the
+user, in place of as many augmented variants, each pushed away from the
+user's identity and from its own, while the user's centroid stays the
+user's own variants' (`FaceCloak`'s ``own``). Measured in
+benchmarks/ablation ("Ninth round"): most of the gain comes from the
+photos being real, any real faces; the nearest are kept as the rule, as
+they cost nothing and did not do worse.
 
 A pool is one ``.npz`` file (no pickles): each face's 256 px context crop
 as JPEG bytes, its five landmarks in that crop, its identity's name, and one
@@ -16,7 +18,7 @@ normalised embedding per surrogate, taken as enrolment takes the user's
 (`OnnxEmbedder.embed_faces`). Build one from any folder of face photos,
 one subfolder per person (LFW's layout) or one photo per person:
 
-    >>> pool = build_pool(pool_sources(Path("lfw"), limit=800))
+    >>> pool = build_pool(photo_faces(pool_sources(Path("lfw"), limit=800)))
     >>> save_pool(pool, default_pool_path())
     >>> load_pool(default_pool_path()).nearest(user_embeddings, 3)
 
@@ -38,7 +40,7 @@ import numpy as np
 from ..errors import FaceCloakError
 from ..faces import get_detector, load_image
 from ..paths import lookalike_pool_path
-from .variations import CONTEXT, Variant, context_crop
+from .variations import Variant, context_crop
 
 POOL_VERSION = 1
 _PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
@@ -47,7 +49,7 @@ _MIN_EYE_DISTANCE = 20.0  # pixels of the source photo; smaller faces make blurr
 
 @dataclass(frozen=True, eq=False)
 class LookalikePool:
-    """M faces of other people. jpeg: M encoded (CONTEXT, CONTEXT, 3) crops; landmarks: (M, 5, 2)
+    """M faces of other people. jpeg: M encoded (256, 256, 3) context crops; landmarks: (M, 5, 2)
     float32 in those crops; names: M identity names; embeddings: surrogate -> (M, D) unit rows."""
 
     jpeg: tuple[bytes, ...]
@@ -60,7 +62,7 @@ class LookalikePool:
         return len(self.names)
 
     def crop(self, i: int) -> np.ndarray:
-        """Face ``i``'s context crop, (CONTEXT, CONTEXT, 3) uint8 RGB."""
+        """Face ``i``'s context crop, (256, 256, 3) uint8 RGB (`variations.CONTEXT`)."""
         if i not in self._decoded:
             bgr = cv2.imdecode(np.frombuffer(self.jpeg[i], np.uint8), cv2.IMREAD_COLOR)
             self._decoded[i] = np.ascontiguousarray(bgr[..., ::-1])
@@ -202,5 +204,5 @@ def _load_cached(path: str, mtime_ns: int, size: int) -> LookalikePool:
     return load_pool(Path(path))
 
 
-__all__ = ["CONTEXT", "LookalikePool", "build_pool", "default_pool_path", "installed_pool", "load_pool",
+__all__ = ["LookalikePool", "build_pool", "default_pool_path", "installed_pool", "load_pool",
            "photo_faces", "pool_sources", "save_pool"]
