@@ -77,9 +77,9 @@ def test_every_route_needs_a_token(daemon, token):
     assert status == 401
     status, body = daemon.json("GET", "/v1/status", token=token)
     assert status == 200 and body["protocol"] == 1
-    from facecloak.cloak.lookalikes import default_pool_path
+    from facecloak.paths import lookalike_pool_path
 
-    assert body["lookalike_pool"] is default_pool_path().is_file()  # the daemon shares this model cache
+    assert body["lookalike_pool"] is lookalike_pool_path().is_file()  # the daemon shares this model cache
 
 
 @pytest.mark.parametrize("host", ["evil.example", "evil.example:47733", "127.0.0.1.nip.example", "", "10.0.0.1"])

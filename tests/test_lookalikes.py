@@ -90,11 +90,11 @@ def test_enrol_puts_lookalikes_in_place_of_augmented_variants(pool, photos_dir):
 def test_enrol_finds_the_installed_pool(pool, photos_dir, tmp_path, monkeypatch):
     from facecloak.cloak import lookalikes
 
-    monkeypatch.setattr(lookalikes, "default_pool_path", lambda: tmp_path / "lookalikes.npz")
+    monkeypatch.setattr(lookalikes, "lookalike_pool_path", lambda: tmp_path / "lookalikes.npz")
     portrait = photos_dir / "portrait" / "person-vlado.jpg"
     quick = CloakConfig(surrogates=SURROGATES, steps=1, k=4, backend="augment")
     assert enrol(portrait, quick).mask.meta["lookalikes"] == 0  # none installed: augmentation only
-    save_pool(pool, lookalikes.default_pool_path())
+    save_pool(pool, lookalikes.lookalike_pool_path())
     assert enrol(portrait, quick).mask.meta["variant_sources"] == {"photo": 1, "lookalike": 3}
     assert enrol(portrait, quick, lookalikes=None).mask.meta["lookalikes"] == 0
 

@@ -15,21 +15,23 @@ from tqdm import tqdm
 
 def cmd_lookalikes_build(args) -> int:
     """Build a pool from a folder of face photos (one subfolder per person, or one photo each)."""
-    from .cloak.lookalikes import build_pool, default_pool_path, photo_faces, pool_sources, save_pool
+    from .cloak.lookalikes import build_pool, photo_faces, pool_sources, save_pool
+    from .paths import lookalike_pool_path
 
     sources = pool_sources(Path(args.folder), args.limit, args.seed)
     with tqdm(total=len(sources), desc="look-alikes", unit="photo", file=sys.stderr) as bar:
         pool = build_pool(photo_faces(sources), device=args.device, progress=lambda name: bar.update())
-    out = save_pool(pool, Path(args.out) if args.out else default_pool_path())
+    out = save_pool(pool, Path(args.out) if args.out else lookalike_pool_path())
     print(f"wrote {out}: {len(pool)} faces of {len(sources)} people, surrogates {', '.join(pool.embeddings)}")
     return 0
 
 
 def cmd_lookalikes_show(args) -> int:
     """Say where the pool is and what it holds."""
-    from .cloak.lookalikes import default_pool_path, load_pool
+    from .cloak.lookalikes import load_pool
+    from .paths import lookalike_pool_path
 
-    path = Path(args.path) if args.path else default_pool_path()
+    path = Path(args.path) if args.path else lookalike_pool_path()
     if not path.is_file():
         print(f"no look-alike pool at {path}: enrolment augments only (`facecloak lookalikes build`)")
         return 1

@@ -13,7 +13,7 @@ import random
 
 from ..cloak.lookalikes import LookalikePool, build_pool
 from ..faces import load_image
-from .lfw_data import photo_path
+from .lfw_data import people_with, photo_path
 
 _SEED_OFFSET = 101  # the draw the ninth round of benchmarks/ablation measured
 
@@ -21,7 +21,7 @@ _SEED_OFFSET = 101  # the draw the ninth round of benchmarks/ablation measured
 def outside_keys(ctx, m: int, seed: int) -> list[tuple[str, int]]:
     """(name, 1) of ``m`` LFW identities neither enrolled nor in the gallery, sorted."""
     used = {u.name for u in ctx.protocol.users} | {k[0] for k in ctx.protocol.gallery}
-    names = sorted(f.name for f in (ctx.root / "images").iterdir() if f.is_dir() and f.name not in used)
+    names = [name for name, _ in people_with(ctx.root, 1) if name not in used]
     return [(n, 1) for n in sorted(random.Random(seed + _SEED_OFFSET).sample(names, min(m, len(names))))]
 
 

@@ -51,7 +51,7 @@ from .embed import RealisticEmbedder, idealised_embeddings
 from .gallery import CleanPhotos, PhotoKey
 from .lfw_data import lfw_root, people_with, photo_path
 from .meta import run_metadata
-from .privacy_methods import DEFAULT_METHODS, PrivacyMethod, check_ready, get_method
+from .privacy_methods import DEFAULT_METHODS, FaceCloakEnrol, PrivacyMethod, check_ready, get_method
 
 MIN_PHOTOS = 10
 N_PROBES = 5
@@ -414,7 +414,7 @@ def run(out_dir: Path | str, *, users: int | Sequence[str] | None = None, quick:
 
         start, pools = time.perf_counter(), {}
         for mo in method_objs:
-            if getattr(mo, "engine_name", "") == "facecloak" and hasattr(mo, "lookalikes"):
+            if isinstance(mo, FaceCloakEnrol):
                 key = tuple(mo.surrogates)
                 if key not in pools:
                     pools[key] = benchmark_pool(ctx, key, lookalike_pool, seed, device)

@@ -19,10 +19,10 @@ normalised embedding per surrogate, taken as enrolment takes the user's
 one subfolder per person (LFW's layout) or one photo per person:
 
     >>> pool = build_pool(photo_faces(pool_sources(Path("lfw"), limit=800)))
-    >>> save_pool(pool, default_pool_path())
-    >>> load_pool(default_pool_path()).nearest(user_embeddings, 3)
+    >>> save_pool(pool, lookalike_pool_path())
+    >>> load_pool(lookalike_pool_path()).nearest(user_embeddings, 3)
 
-Enrolment uses the pool at `default_pool_path()` when there is one and
+Enrolment uses the pool at `facecloak.paths.lookalike_pool_path()` when there is one and
 augments only otherwise; nothing is downloaded.
 """
 
@@ -185,14 +185,9 @@ def load_pool(path: Path) -> LookalikePool:
     return pool
 
 
-def default_pool_path() -> Path:
-    """Where enrolment looks for a pool: ``<model cache>/lookalikes.npz``."""
-    return lookalike_pool_path()
-
-
 def installed_pool() -> LookalikePool | None:
-    """The pool at `default_pool_path()`, or None where there is none (loaded once per file version)."""
-    path = default_pool_path()
+    """The pool at `lookalike_pool_path()`, or None where there is none (loaded once per file version)."""
+    path = lookalike_pool_path()
     if not path.is_file():
         return None
     stat = path.stat()
@@ -204,5 +199,5 @@ def _load_cached(path: str, mtime_ns: int, size: int) -> LookalikePool:
     return load_pool(Path(path))
 
 
-__all__ = ["LookalikePool", "build_pool", "default_pool_path", "installed_pool", "load_pool",
+__all__ = ["LookalikePool", "build_pool", "installed_pool", "load_pool",
            "photo_faces", "pool_sources", "save_pool"]
