@@ -106,3 +106,19 @@ def test_the_command_builds_and_shows_a_pool(people, tmp_path, capsys):
     assert len(load_pool(out)) == 2
     assert main(["lookalikes", "show", str(out)]) == 0 and "2 faces" in capsys.readouterr().out
     assert main(["lookalikes", "show", str(tmp_path / "absent.npz")]) == 1
+
+
+def test_the_benchmarks_pool_holds_no_one_it_scores(lfw):
+    from facecloak.bench.lookalike_pool import benchmark_pool, outside_keys
+    from facecloak.bench.privacy import Context, build_protocol
+
+    proto = build_protocol(lfw, users=["Ian_Thorpe", "Jason_Kidd"], distractors=300, seed=0)
+    scored = {u.name for u in proto.users} | {k[0] for k in proto.gallery}
+    ctx = Context(lfw, proto, [], {}, None, None, "dlib", ("uploaded",), False, {})  # what the pool reads
+    keys = outside_keys(ctx, 40, seed=0)
+    assert len(keys) == 40 and not {n for n, _ in keys} & scored and all(i == 1 for _, i in keys)
+    assert keys == sorted(keys) and outside_keys(ctx, 40, seed=0) == keys  # the run's seed fixes the draw
+    assert outside_keys(ctx, 40, seed=1) != keys
+    pool = benchmark_pool(ctx, ("faceplugin",), 4, seed=0, device="cpu")
+    assert set(pool.names) <= {n for n, _ in outside_keys(ctx, 4, seed=0)} and len(pool) >= 3
+    assert set(pool.embeddings) == {"faceplugin"} and pool.embeddings["faceplugin"].shape[0] == len(pool)
