@@ -52,8 +52,8 @@ def decode_and_find(img: Image.Image, what: str, data: bytes, detector: FaceDete
     """Decode an opened image (`takes` it), upright, and find its faces: (image, info, faces)."""
     if img.format not in ("JPEG", "MPO"):
         img, info = load_upright(img, what, max_pixels)
-        return img, info, _finish(img, detector, *_find_on_copy(_reduced(img, detector), detector))
-    side = _FIND.get().submit(_find_on_draft, data, detector)
+        return img, info, finish(img, detector, *_find_on_copy(_reduced(img, detector), detector))
+    side = _FIND.get().submit(find_on_draft, data, detector)
     try:
         img, info = load_upright(img, what, max_pixels)
     except BaseException:
@@ -63,7 +63,7 @@ def decode_and_find(img: Image.Image, what: str, data: bytes, detector: FaceDete
         found = side.result()
     except Exception:  # the reduced decode failed where the full one did not
         found = _find_on_copy(_reduced(img, detector), detector)
-    return img, info, _finish(img, detector, *found)
+    return img, info, finish(img, detector, *found)
 
 
 def cloak_image(img: Image.Image, mask: CloakMask, faces: list[Face], select: list[bool] | None) -> int:
@@ -85,7 +85,7 @@ def cloak_image(img: Image.Image, mask: CloakMask, faces: list[Face], select: li
     return n
 
 
-def _find_on_draft(data: bytes, detector: FaceDetector) -> tuple[TwoScales, list[Face]]:
+def find_on_draft(data: bytes, detector: FaceDetector) -> tuple[TwoScales, list[Face]]:
     """Decode a JPEG reduced by libjpeg (1/2, 1/4, 1/8: the smallest no smaller than the
     detection copy), upright, and find faces on it."""
     with warnings.catch_warnings():
@@ -114,6 +114,8 @@ def _find_on_copy(copy: tuple[np.ndarray, int], detector: FaceDetector) -> tuple
     return photo, detector.find(photo)
 
 
-def _finish(img: Image.Image, detector: FaceDetector, photo: TwoScales, faces: list[Face]) -> list[Face]:
+def finish(img: Image.Image, detector: FaceDetector, photo: TwoScales, faces: list[Face]) -> list[Face]:
+    """The faces found on a reduced copy (`find_on_draft`), finished on the decoded photo:
+    landmarks and the human-face check (`FaceDetector.finish`)."""
     photo.full = PixelSource(img)
     return detector.finish(photo, faces)
