@@ -12,12 +12,13 @@ import pytest
 from PIL import Image
 
 from facecloak.cloak import pillow_path
-from facecloak.cloak.apply import cloak_array, cloak_bytes
+from facecloak.cloak.apply import aligned_from_landmarks, cloak_array, cloak_bytes
 from facecloak.cloak.mask import CloakMask
 from facecloak.errors import ImageDecodeError
 from facecloak.faces import get_detector, load_image, warp_antialiased
 from facecloak.faces.align import PixelSource
 from facecloak.faces.image_io import open_image
+from facecloak.faces.paste import crop_footprint
 
 
 def jpeg(rgb, exif=None, quality=95):
@@ -102,6 +103,25 @@ def test_paste_is_cloak_array_s(group):
     assert np.mean(got != group) > 0.01  # the faces did change
     with pytest.raises(ValueError, match="select"):
         pillow_path.cloak_image(img, mask(), faces, select + [True])
+
+
+def test_a_close_up_is_pasted_in_two_bands_as_in_one(photos_dir, monkeypatch):
+    rgb = enlarged(load_image(photos_dir / "portrait" / "person-lexi.jpg"), 4000)
+    faces = get_detector().detect(rgb)
+    (aligned_from_image,) = [aligned_from_landmarks(f.landmarks) for f in faces]
+    x0, y0, x1, y1 = crop_footprint(rgb.shape, aligned_from_image, 112)
+    assert (x1 - x0) * (y1 - y0) > pillow_path.SPLIT_PIXELS  # so it is split
+    want, _ = cloak_array(rgb, mask(), faces)
+    cut = Image.fromarray(rgb)
+    assert pillow_path.cloak_image(cut, mask(), faces, None) == 1
+    monkeypatch.setattr(pillow_path, "SPLIT_PIXELS", 10**12)
+    whole = Image.fromarray(rgb)
+    pillow_path.cloak_image(whole, mask(), faces, None)
+    for got in (np.asarray(cut), np.asarray(whole)):
+        diff = np.abs(got.astype(int) - want.astype(int))
+        assert diff.max() <= 1 and np.mean(diff > 0) < 1e-5
+    mid = (y0 + y1) // 2  # the rows either side of the cut changed as the rest did
+    assert np.mean(np.asarray(cut)[mid - 1:mid + 1, x0:x1] != rgb[mid - 1:mid + 1, x0:x1]) > 0.5
 
 
 def test_cloak_bytes_lands_the_mask_on_the_faces(group):

@@ -14,7 +14,9 @@
   flips a side that is not a multiple of s).
 * Landmarks, the human check, the match with the user and the mask's
   paste read the photo one region at a time (`PixelSource`); the cloaked
-  photo is encoded from the Pillow image (`encode_image_like`).
+  photo is encoded from the Pillow image (`encode_image_like`). A large
+  face (a close-up's footprint is megapixels) is pasted in two bands, one
+  on each thread.
 
 This saves the two copies of the whole photo between Pillow and numpy
 (~50-80 ms at 12 megapixels) and overlaps face finding with decoding. The
@@ -39,7 +41,13 @@ from ..faces.paste import crop_footprint
 from ..pools import ProcessLocalPool
 from .mask import SIZE, CloakMask
 
-_FIND = ProcessLocalPool(1, "facecloak-find")  # the reduced decode + face finding beside the full decode
+#: The second thread: the reduced decode and face finding beside the full decode, and one
+#: of the two bands of a large face's paste.
+_SIDE = ProcessLocalPool(1, "facecloak-side")
+
+#: A face's footprint of more pixels than this is pasted in two bands, one per thread (a
+#: 12 MP close-up's is ~3 MP; `facecloak bench latency` times the paste as a step).
+SPLIT_PIXELS = 1 << 20
 
 
 def takes(img: Image.Image) -> bool:
@@ -53,7 +61,7 @@ def decode_and_find(img: Image.Image, what: str, data: bytes, detector: FaceDete
     if img.format not in ("JPEG", "MPO"):
         img, info = load_upright(img, what, max_pixels)
         return img, info, finish(img, detector, *_find_on_copy(_reduced(img, detector), detector))
-    side = _FIND.get().submit(find_on_draft, data, detector)
+    side = _SIDE.get().submit(find_on_draft, data, detector)
     try:
         img, info = load_upright(img, what, max_pixels)
     except BaseException:
@@ -68,7 +76,11 @@ def decode_and_find(img: Image.Image, what: str, data: bytes, detector: FaceDete
 
 def cloak_image(img: Image.Image, mask: CloakMask, faces: list[Face], select: list[bool] | None) -> int:
     """`cloak_array` on a Pillow image, in place: each selected face's footprint is copied
-    out, the mask added (`paste_aligned`) and pasted back. Returns the faces cloaked."""
+    out, the mask added (`paste_aligned`) and pasted back; a footprint of more than
+    `SPLIT_PIXELS` as two bands, the lower one on the second thread (a pixel on either side
+    of the cut gets what the whole would give it, but for OpenCV's fixed-point rounding of
+    where it samples the mask: off by one level at a few pixels in a million). Returns the
+    faces cloaked."""
     from .apply import selected_alignments
 
     n = 0
@@ -77,12 +89,28 @@ def cloak_image(img: Image.Image, mask: CloakMask, faces: list[Face], select: li
         roi = crop_footprint((img.height, img.width), aligned_from_image, SIZE)
         if roi is None:
             continue
-        x0, y0 = roi[:2]
-        region = np.array(img.crop(roi))
-        aligned_from_region = compose_affine(aligned_from_image, np.array([[1.0, 0, x0], [0, 1.0, y0]]))
-        paste_aligned(region, mask.delta, aligned_from_region, inplace=True)
-        img.paste(Image.fromarray(region, "RGB"), (x0, y0))
+        x0, y0, x1, y1 = roi
+        bands = [roi]
+        if (x1 - x0) * (y1 - y0) > SPLIT_PIXELS:
+            mid = (y0 + y1) // 2
+            bands = [(x0, y0, x1, mid), (x0, mid, x1, y1)]
+        lower = _SIDE.get().submit(_cloaked_band, img, mask, aligned_from_image, bands[1]) \
+            if len(bands) == 2 else None
+        regions = [_cloaked_band(img, mask, aligned_from_image, bands[0])]
+        if lower is not None:
+            regions.append(lower.result())
+        for band, region in zip(bands, regions, strict=True):
+            img.paste(Image.fromarray(region, "RGB"), band[:2])
     return n
+
+
+def _cloaked_band(img: Image.Image, mask: CloakMask, aligned_from_image: np.ndarray,
+                  band: tuple[int, int, int, int]) -> np.ndarray:
+    """The photo's region ``band`` (x0, y0, x1, y1) with the mask added, as an array."""
+    x0, y0 = band[:2]
+    region = np.array(img.crop(band))
+    aligned_from_region = compose_affine(aligned_from_image, np.array([[1.0, 0, x0], [0, 1.0, y0]]))
+    return paste_aligned(region, mask.delta, aligned_from_region, inplace=True)
 
 
 def find_on_draft(data: bytes, detector: FaceDetector) -> tuple[TwoScales, list[Face]]:
