@@ -161,3 +161,24 @@ def test_unsupported_fused_op_is_named():
     graph, _ = _upsampling_graph(fused=("BiasAdd", "Elu"))
     with pytest.raises(UnsupportedOpError, match=r"fused_ops=\['BiasAdd', 'Elu'\].*conv"):
         tf_to_onnx(graph, ["up"])
+
+
+def test_crelu_stays_nchw_and_matches_tf_semantics():
+    """concat(x, -x) then Relu (FaceBoxes' CReLU) after a convolution: Neg keeps the layout."""
+    w = RNG.normal(size=(3, 3, 3, 4)).astype(np.float32)
+    c = {"w": w, "axis": np.int32(3)}
+    n = [TfNode(k, "Const", [], {"value": v}) for k, v in c.items()]
+    n += [
+        TfNode("x", "Placeholder", [], {"shape": [-1, 6, 6, 3], "dtype": 1}),
+        TfNode("conv", "Conv2D", ["x", "w"], {"strides": [1, 1, 1, 1], "padding": "SAME"}),
+        TfNode("neg", "Neg", ["conv"]),
+        TfNode("cat", "ConcatV2", ["conv", "neg", "axis"]),
+        TfNode("out", "Relu", ["cat"]),
+    ]
+    model = tf_to_onnx(TfGraph(n, c), ["out"], ["y"])
+    assert [n.op_type for n in model.graph.node].count("Transpose") == 2  # in and out only
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    x = RNG.normal(size=(2, 6, 6, 3)).astype(np.float32)
+    t = F.conv2d(_same(torch.from_numpy(x).permute(0, 3, 1, 2), 3, 1), torch.from_numpy(w).permute(3, 2, 0, 1))
+    want = F.relu(torch.cat([t, -t], dim=1)).permute(0, 2, 3, 1).numpy()
+    np.testing.assert_allclose(session.run(None, {"x": x})[0], want, rtol=1e-4, atol=1e-4)

@@ -186,6 +186,9 @@ class _Converter:
         self._unary(node, "Clip", x)
         self.nodes[-1].input.extend([self.const(np.float32(0)), self.const(np.float32(6))])
 
+    def op_Neg(self, node):  # FaceBoxes' CReLU: concat(x, -x), then Relu
+        self._unary(node, "Neg", self.ins(node)[0])
+
     def op_Abs(self, node):
         self._unary(node, "Abs", self.ins(node)[0])
 
