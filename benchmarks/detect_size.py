@@ -70,12 +70,9 @@ def compare(rows: list[dict], ref: int, size: int) -> dict:
     return {"faces": sum(len(r[str(size)]) for r in rows), "lost": lost, "new": new}
 
 
-def timing(detectors: dict[int, RfbDetector], rounds: int) -> dict:
-    """Median ms of plain decode + encode and of cloak_bytes per detect_size, and the ratio."""
-    data = photo_at(load_image(largest_photo()), 12.0)
-    mask = CloakMask(np.random.default_rng(0).uniform(-4, 4, (112, 112, 3)), {"method": "uniform"})
-    runs = {"plain": lambda: plain_reencode(data)}
-    runs.update({str(s): (lambda d=d: cloak_bytes(data, mask, detector=d)) for s, d in detectors.items()})
+def interleaved(runs: dict, rounds: int) -> dict[str, list[float]]:
+    """ms of each of `runs` (name: function) per round, after one untimed call of each; the
+    order alternates between rounds, so that machine noise hits all alike."""
     for fn in runs.values():  # warm-up
         fn()
     ms: dict[str, list[float]] = {k: [] for k in runs}
@@ -84,6 +81,16 @@ def timing(detectors: dict[int, RfbDetector], rounds: int) -> dict:
             t = time.perf_counter()
             runs[k]()
             ms[k].append(1000 * (time.perf_counter() - t))
+    return ms
+
+
+def timing(detectors: dict[int, RfbDetector], rounds: int) -> dict:
+    """Median ms of plain decode + encode and of cloak_bytes per detect_size, and the ratio."""
+    data = photo_at(load_image(largest_photo()), 12.0)
+    mask = CloakMask(np.random.default_rng(0).uniform(-4, 4, (112, 112, 3)), {"method": "uniform"})
+    runs = {"plain": lambda: plain_reencode(data)}
+    runs.update({str(s): (lambda d=d: cloak_bytes(data, mask, detector=d)) for s, d in detectors.items()})
+    ms = interleaved(runs, rounds)
     plain = np.array(ms["plain"])
     return {k: {"median_ms": float(np.median(v)), "ratio_to_plain": float(np.median(np.array(v) / plain))}
             for k, v in ms.items()}

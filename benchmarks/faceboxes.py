@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +46,8 @@ from facecloak.models.store import _archive, _extract, sha256_of
 from facecloak.paths import model_cache, shared_dir
 from facecloak_exporter.tf_to_onnx import tf_to_onnx
 from facecloak_exporter.tfgraph import read_tfjs
+
+from detect_size import interleaved, iou  # benchmarks/, beside this script
 
 SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 #: Per head (stride): the anchor sizes and their densification (n x n anchors per cell).
@@ -115,13 +116,6 @@ def detect(session: ort.InferenceSession, rgb: np.ndarray, min_score: float = 0.
     return boxes[kept], scores[kept]
 
 
-def iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - ix * iy
-    return ix * iy / union if union > 0 else 0.0
-
-
 def faces(photos: Path, session) -> list[dict]:
     """Per photo: the RFB faces' widths (full-size px) and FaceBoxes' best score on each; FaceBoxes'
     boxes (score, width) overlapping none."""
@@ -159,15 +153,8 @@ def timing(rounds: int) -> dict:
             "rfb_pyramid": lambda: rfb._detect_small(small), "plain_decode_encode": lambda: plain_reencode(data),
             "cloak_rfb": lambda: cloak_bytes(data, mask, detector=rfb),
             "cloak_faceboxes": lambda: cloak_bytes(data, mask, detector=finder)}
-    faces_cloaked = {k: runs[k]().faces_cloaked for k in ("cloak_rfb", "cloak_faceboxes")}  # and warm-up
-    for fn in runs.values():
-        fn()
-    ms: dict[str, list[float]] = {k: [] for k in runs}
-    for r in range(rounds):
-        for k in (list(runs) if r % 2 == 0 else list(runs)[::-1]):
-            t = time.perf_counter()
-            runs[k]()
-            ms[k].append(1000 * (time.perf_counter() - t))
+    faces_cloaked = {k: runs[k]().faces_cloaked for k in ("cloak_rfb", "cloak_faceboxes")}
+    ms = interleaved(runs, rounds)
     plain = np.array(ms["plain_decode_encode"])
     return {"copy": list(small.shape[:2]), "faces_cloaked": faces_cloaked, "sha256": one.sha256,
             "median_ms": {k: float(np.median(v)) for k, v in ms.items()},
