@@ -278,6 +278,18 @@ def test_bench_latency_writes_results_and_report(shared_dir, tmp_path, capsys):
     assert f"| {floor:.0f} | {floor / size['plain_ms']['median']:.2f} |" in report
 
 
+@pytest.mark.shared
+def test_bench_latency_times_the_photo_it_is_given(shared_dir, tmp_path, capsys):
+    from facecloak.cli import main
+
+    photo = shared_dir / "data" / "photos" / "group" / "group-3.jpg"
+    assert main(["bench", "latency", "--reps", "1", "--megapixels", "0.5", "--photo", str(photo),
+                 "--out", str(tmp_path)]) == 0
+    lat = json.loads((tmp_path / "results.json").read_text())["latency"]
+    assert lat["photo"] == "group-3.jpg" and lat["sizes"][0]["faces_cloaked"] == 4
+    assert "Photo `group-3.jpg`" in capsys.readouterr().out
+
+
 def test_plots_draw(tmp_path):
     pytest.importorskip("matplotlib")
     from facecloak.bench import plots

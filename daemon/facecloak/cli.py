@@ -132,7 +132,8 @@ def cmd_bench_enrol(args) -> int:
 def cmd_bench_latency(args) -> int:
     from .bench import latency
 
-    latency.run(Path(args.out), args.reps, sizes_mp=tuple(args.megapixels))
+    latency.run(Path(args.out), args.reps, sizes_mp=tuple(args.megapixels),
+                photo=Path(args.photo) if args.photo else None)
     print((Path(args.out) / "report.md").read_text(), end="")
     return 0
 
@@ -194,6 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--reps", type=int, default=5, help="timed rounds per size (default 5)")
     q.add_argument("--megapixels", type=float, nargs="+", default=[1.0, 4.0, 12.0],
                    help="photo sizes (default 1 4 12)")
+    q.add_argument("--photo", help="the photo to resize and time (default: the largest of "
+                   "shared/data/photos/deepface, a close-up)")
     q.add_argument("--out", default="benchmarks/latency", help="output folder")
     q.set_defaults(func=cmd_bench_latency)
     privacy_cli.register(bsub)

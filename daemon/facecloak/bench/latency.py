@@ -258,13 +258,15 @@ def steps_table(lat: dict) -> list[str]:
     return lines
 
 
-def run(out: Path, reps: int = 5, strength: str = "mid", sizes_mp: tuple[float, ...] = SIZES_MP) -> dict:
-    """`measure_latency` alone; write ``out``/results.json and report.md; return the results."""
+def run(out: Path, reps: int = 5, strength: str = "mid", sizes_mp: tuple[float, ...] = SIZES_MP,
+        photo: Path | None = None) -> dict:
+    """`measure_latency` alone (of ``photo``, default `largest_photo`); write ``out``/results.json
+    and report.md; return the results."""
     from .meta import run_metadata
     from .privacy_report import latency_table
 
     load_before = os.getloadavg()
-    lat = measure_latency(sizes_mp, reps=reps, strength=strength)
+    lat = measure_latency(sizes_mp, reps=reps, strength=strength, photo=photo)
     doc = {"meta": run_metadata(), "strength": strength, "load_average_before": list(load_before),
            "load_average_after": list(os.getloadavg()), "latency": lat}
     out.mkdir(parents=True, exist_ok=True)
