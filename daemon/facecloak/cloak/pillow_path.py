@@ -94,11 +94,8 @@ def cloak_image(img: Image.Image, mask: CloakMask, faces: list[Face], select: li
         if (x1 - x0) * (y1 - y0) > SPLIT_PIXELS:
             mid = (y0 + y1) // 2
             bands = [(x0, y0, x1, mid), (x0, mid, x1, y1)]
-        lower = _SIDE.get().submit(_cloaked_band, img, mask, aligned_from_image, bands[1]) \
-            if len(bands) == 2 else None
-        regions = [_cloaked_band(img, mask, aligned_from_image, bands[0])]
-        if lower is not None:
-            regions.append(lower.result())
+        lower = [_SIDE.get().submit(_cloaked_band, img, mask, aligned_from_image, b) for b in bands[1:]]
+        regions = [_cloaked_band(img, mask, aligned_from_image, bands[0])] + [f.result() for f in lower]
         for band, region in zip(bands, regions, strict=True):
             img.paste(Image.fromarray(region, "RGB"), band[:2])
     return n
