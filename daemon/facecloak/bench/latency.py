@@ -25,10 +25,11 @@ its stages (`FaceDetector.detect`'s ``timings``). Also in the same rounds,
 the steps of the cloak of a JPEG (`facecloak.cloak.pillow_path`) run one
 after another, each timed alone (`cloak_steps`): the full decode, the
 reduced decode with the face finding (which `cloak_bytes` runs beside the
-full decode, on a second thread), the landmarks and human check, the paste
-and the encode. The full decode, landmarks, paste and encode follow one
-another in any cloak, so their sum is what the cloak would take even were
-the faces found for free; its ratio to plain decode + encode is the lowest
+full decode, on a second thread), the landmarks and human check, and the
+paste with the encode (strip by strip on both threads, `cloak_and_encode`).
+The full decode, landmarks and paste with encode follow one another in any
+cloak, so their sum is what the cloak would take even were the faces found
+for free; its ratio to plain decode + encode is the lowest
 any detector could bring the cloak to on these cores. The mask is a
 uniform-noise mask: the cost of applying a mask does not depend on its
 values. Without the engine's ``apply`` module the benchmark's own stand-in
@@ -134,17 +135,17 @@ def _engine_paths():
 
 
 #: The steps of `cloak_steps`, in order.
-CLOAK_STEPS = ("decode", "find", "landmarks", "paste", "encode")
+CLOAK_STEPS = ("decode", "find", "landmarks", "paste_encode")
 
 
 def cloak_steps(data: bytes, mask, detector) -> dict[str, float] | None:
     """The cloak of a JPEG that stays a Pillow image, step by step, each timed alone (ms):
     {"decode": the full decode, upright; "find": the reduced decode and the face finding
-    on it; "landmarks": landmarks and human check on the decoded photo; "paste": the mask
-    into every face; "encode": the cloaked photo's encode}. None for a photo `cloak_bytes`
+    on it; "landmarks": landmarks and human check on the decoded photo; "paste_encode": the
+    mask into every face and the cloaked photo's encode, `cloak_and_encode`, which shares
+    them between both threads}. None for a photo `cloak_bytes`
     decodes to numpy instead (`pillow_path.takes`) or that is not a JPEG."""
     from ..cloak import pillow_path
-    from ..cloak.encode import encode_image_like
     from ..faces.image_io import DEFAULT_MAX_PIXELS, load_upright, open_image
 
     img, what = open_image(data, DEFAULT_MAX_PIXELS)
@@ -163,10 +164,8 @@ def cloak_steps(data: bytes, mask, detector) -> dict[str, float] | None:
     lap("find")
     faces = pillow_path.finish(img, detector, photo, faces)
     lap("landmarks")
-    pillow_path.cloak_image(img, mask, faces, None)
-    lap("paste")
-    encode_image_like(img, data, info)
-    lap("encode")
+    pillow_path.cloak_and_encode(img, mask, faces, None, data, info)
+    lap("paste_encode")
     return ms
 
 
@@ -245,14 +244,14 @@ def steps_table(lat: dict) -> list[str]:
     if not sizes:
         return []
     lines = ["", "The cloak's steps, each timed alone in the same rounds (`cloak_steps`), median ms. "
-             "*Floor*: decode + landmarks + paste + encode, the steps that follow one another whatever "
+             "*Floor*: decode + landmarks + paste and encode, the steps that follow one another whatever "
              "finds the faces (the finding runs beside the decode), and its ratio to plain decode + encode "
              "in the same rounds: the least a cloak could take here with a detector that cost nothing.", "",
-             "| size | decode | reduced decode + find | landmarks + human check | paste | encode "
-             "| floor | floor / plain |", "|---|---|---|---|---|---|---|---|"]
+             "| size | decode | reduced decode + find | landmarks + human check "
+             "| paste and encode (both threads) | floor | floor / plain |", "|---|---|---|---|---|---|---|"]
     for s in sizes:
         med = {k: v["median"] for k, v in s["cloak_step_ms"].items()}
-        floor = med["decode"] + med["landmarks"] + med["paste"] + med["encode"]
+        floor = med["decode"] + med["landmarks"] + med["paste_encode"]
         lines.append(f"| {s['megapixels']:g} MP | " + " | ".join(f"{med[k]:.0f}" for k in CLOAK_STEPS)
                      + f" | {floor:.0f} | {floor / s['plain_ms']['median']:.2f} |")
     return lines

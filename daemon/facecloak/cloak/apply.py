@@ -237,7 +237,6 @@ def cloak_bytes(
         cloaked, n = cloak_array(pixels, mask, faces, select, inplace=True)
         out, fmt = encode_like(cloaked, data, info, strip_gps=strip_gps)
     else:
-        n = pillow_path.cloak_image(img, mask, faces, select)
-        out, fmt = encode_image_like(img, data, info, strip_gps=strip_gps)
+        out, fmt, n = pillow_path.cloak_and_encode(img, mask, faces, select, data, info, strip_gps=strip_gps)
     ms = 1000 * (time.perf_counter() - start)
     return CloakResult(out, fmt, len(faces), n, width, height, ms)

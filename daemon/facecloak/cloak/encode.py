@@ -84,6 +84,15 @@ def encode_image_like(
 
 
 def _save(img: Image.Image, original: bytes, info: ImageInfo, strip_gps: bool) -> tuple[bytes, str]:
+    fmt, params = save_params(original, info, strip_gps=strip_gps)
+    buf = io.BytesIO()
+    img.save(buf, fmt, **params)
+    return buf.getvalue(), fmt
+
+
+def save_params(original: bytes, info: ImageInfo, *, strip_gps: bool = True) -> tuple[str, dict]:
+    """(output format, Pillow save options) for the cloaked pixels of `original`: the
+    metadata and quality policy above."""
     fmt = output_format(info.format)
     params: dict = {}
     icc = rgb_icc_profile(info.icc_profile)
@@ -101,9 +110,7 @@ def _save(img: Image.Image, original: bytes, info: ImageInfo, strip_gps: bool) -
             params.update(quality=WEBP_QUALITY)
     else:
         params.update(compress_level=PNG_COMPRESS_LEVEL)
-    buf = io.BytesIO()
-    img.save(buf, fmt, **params)
-    return buf.getvalue(), fmt
+    return fmt, params
 
 
 def rgb_icc_profile(icc: bytes | None) -> bytes | None:

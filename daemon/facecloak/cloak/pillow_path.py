@@ -28,6 +28,7 @@ a pixel of the copy.
 from __future__ import annotations
 
 import io
+import queue
 import warnings
 
 import numpy as np
@@ -39,6 +40,7 @@ from ..faces.detect import TwoScales
 from ..faces.image_io import ImageInfo, load_upright
 from ..faces.paste import crop_footprint
 from ..pools import ProcessLocalPool
+from .jpeg_strips import STRIP_ROWS, JpegStrips
 from .mask import SIZE, CloakMask
 
 #: The second thread: the reduced decode and face finding beside the full decode, and one
@@ -99,6 +101,60 @@ def cloak_image(img: Image.Image, mask: CloakMask, faces: list[Face], select: li
         for band, region in zip(bands, regions, strict=True):
             img.paste(Image.fromarray(region, "RGB"), band[:2])
     return n
+
+
+def cloak_and_encode(img: Image.Image, mask: CloakMask, faces: list[Face], select: list[bool] | None,
+                     original: bytes, info: ImageInfo, *, strip_gps: bool = True) -> tuple[bytes, str, int]:
+    """`cloak_image`, then `encode_image_like`: (file bytes, format, faces cloaked). A JPEG
+    taller than one strip is encoded in strips (`JpegStrips`) by both threads: each strip
+    once the faces' footprints in its rows are pasted (footprint cut at the strips' edges,
+    as `cloak_image` cuts its bands), the strips with paste work first."""
+    from .apply import selected_alignments
+    from .encode import encode_image_like, save_params
+
+    fmt, params = save_params(original, info, strip_gps=strip_gps)
+    if fmt != "JPEG" or img.height <= STRIP_ROWS:
+        n = cloak_image(img, mask, faces, select)
+        return *encode_image_like(img, original, info, strip_gps=strip_gps), n
+    strips = JpegStrips(img, params)
+    paste: list[list[tuple[np.ndarray, tuple[int, int, int, int]]]] = [[] for _ in range(len(strips))]
+    alignments = list(selected_alignments(faces, select))
+    for aligned_from_image in alignments:
+        roi = crop_footprint((img.height, img.width), aligned_from_image, SIZE)
+        if roi is None:
+            continue
+        x0, y0, x1, y1 = roi
+        for i in strips.touching(y0, y1):
+            s0, s1 = strips.bounds[i]
+            paste[i].append((aligned_from_image, (x0, max(y0, s0), x1, min(y1, s1))))
+
+    def cost(i: int) -> int:
+        return sum((b[2] - b[0]) * (b[3] - b[1]) for _, b in paste[i])
+
+    todo: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for i in sorted(range(len(strips)), key=cost, reverse=True):
+        todo.put(i)
+
+    def work() -> None:
+        while True:
+            try:
+                i = todo.get_nowait()
+            except queue.Empty:
+                return
+            for aligned_from_image, band in paste[i]:
+                region = _cloaked_band(img, mask, aligned_from_image, band)
+                img.paste(Image.fromarray(region, "RGB"), band[:2])
+            strips.encode(i)
+
+    side = _SIDE.get().submit(work)
+    try:
+        work()
+    finally:
+        side.result()
+    data = strips.join()
+    if data is None:  # strips that cannot be joined (a Pillow without restart markers)
+        data = encode_image_like(img, original, info, strip_gps=strip_gps)[0]
+    return data, fmt, len(alignments)
 
 
 def _cloaked_band(img: Image.Image, mask: CloakMask, aligned_from_image: np.ndarray,
