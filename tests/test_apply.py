@@ -242,6 +242,19 @@ def test_exif_orientation_applied_and_gps_stripped(face_rgb):
     assert kept.getexif().get_ifd(0x8825).get(1) == "N"
 
 
+@pytest.mark.parametrize("height", [None, 1400])  # as it is, and tall enough to go by strips
+def test_a_jpeg_comment_is_not_carried(face_rgb, height):
+    rgb = face_rgb
+    if height:
+        img = Image.fromarray(face_rgb)
+        rgb = np.asarray(img.resize((round(img.width * height / img.height), height), Image.BICUBIC))
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "JPEG", quality=95, comment=b"owner: Jane Doe, 12 Main St")
+    result = cloak_bytes(buf.getvalue(), smooth_mask())
+    assert result.faces_cloaked == 1
+    assert "comment" not in Image.open(io.BytesIO(result.data)).info and b"Jane Doe" not in result.data
+
+
 def test_exif_thumbnail_is_not_carried():
     raw = exif_with(gps=False)
     assert clean_exif(raw, strip_gps=True, reset_orientation=True).startswith(b"Exif\x00\x00")

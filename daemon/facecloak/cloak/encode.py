@@ -16,7 +16,8 @@ Metadata policy (`encode_like`):
       removed. EXIF is rewritten from its tags, so the embedded thumbnail
       (IFD1: a small copy of the *uncloaked* photo) is dropped too.
     * Alpha: re-attached from the original file for PNG and WebP.
-    * Not carried: XMP, IPTC, PNG text chunks, extra MPO frames.
+    * Not carried: XMP, IPTC, JPEG comments, PNG text chunks, extra MPO
+      frames.
 Inputs in other formats (GIF, BMP, TIFF) come out as PNG.
 """
 
@@ -105,7 +106,8 @@ def save_params(original: bytes, info: ImageInfo, *, strip_gps: bool = True) -> 
     if exif:
         params["exif"] = exif
     if fmt == "JPEG":
-        params.update(quality=JPEG_QUALITY, subsampling=0)
+        # comment: Pillow would otherwise write the decoded image's own COM text again
+        params.update(quality=JPEG_QUALITY, subsampling=0, comment=b"")
     elif fmt == "WEBP":
         if webp_is_lossless(original):
             params.update(lossless=True)
