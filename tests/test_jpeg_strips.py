@@ -94,6 +94,8 @@ def test_strips_that_cannot_be_joined_say_so():
     assert strips.join() is None
     with pytest.raises(ValueError, match="progressive"):
         JpegStrips(img, {"quality": 95, "progressive": True})
+    with pytest.raises(ValueError, match="multiple of 128"):  # restart markers count to 8
+        JpegStrips(img, {"quality": 95}, strip_rows=100)
 
 
 def test_touching_names_the_strips_a_row_range_falls_in():

@@ -14,9 +14,11 @@
   flips a side that is not a multiple of s).
 * Landmarks, the human check, the match with the user and the mask's
   paste read the photo one region at a time (`PixelSource`); the cloaked
-  photo is encoded from the Pillow image (`encode_image_like`). A large
-  face (a close-up's footprint is megapixels) is pasted in two bands, one
-  on each thread.
+  photo is encoded from the Pillow image. A JPEG taller than one strip of
+  `jpeg_strips` is pasted and encoded strip by strip, both threads taking
+  strips from one queue (`cloak_and_encode`); otherwise a large face (a
+  close-up's footprint is megapixels) is pasted in two bands, one on each
+  thread, and the photo encoded at once (`encode_image_like`).
 
 This saves the two copies of the whole photo between Pillow and numpy
 (~50-80 ms at 12 megapixels) and overlaps face finding with decoding. The
@@ -150,6 +152,8 @@ def cloak_and_encode(img: Image.Image, mask: CloakMask, faces: list[Face], selec
     try:
         work()
     finally:
+        while not todo.empty():  # the calling thread failed: leave the second nothing more to do
+            todo.get_nowait()
         side.result()
     data = strips.join()
     if data is None:  # strips that cannot be joined (a Pillow without restart markers)
