@@ -7,9 +7,11 @@ an unprotected photo is found by a strong model.
 """
 
 import json
+import sys
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from facecloak.bench import quality, scoring
 from facecloak.bench.privacy_cli import METHOD_NAMES, VARIANT_NAMES
@@ -263,6 +265,7 @@ def test_plain_reencode_keeps_pixels_size_and_metadata():
 def test_bench_latency_writes_results_and_report(shared_dir, tmp_path, capsys):
     from facecloak.cli import main
 
+    blocks_before = Image.core.get_blocks_max()
     assert main(["bench", "latency", "--reps", "1", "--megapixels", "0.3", "--out", str(tmp_path)]) == 0
     doc = json.loads((tmp_path / "results.json").read_text())
     (size,) = doc["latency"]["sizes"]
@@ -276,6 +279,11 @@ def test_bench_latency_writes_results_and_report(shared_dir, tmp_path, capsys):
     assert report in capsys.readouterr().out and "| 0.3 MP |" in report
     floor = sum(steps[k]["median"] for k in ("decode", "landmarks", "paste_encode"))
     assert f"| {floor:.0f} | {floor / size['plain_ms']['median']:.2f} |" in report
+    assert doc["latency"]["allocator"].startswith("Pillow keeps") and "Image memory: Pillow keeps" in report
+    assert Image.core.get_blocks_max() == blocks_before  # as it was before the benchmark
+    if sys.platform != "win32":  # page faults per call of each way, counted
+        assert set(size["page_faults"]) == {"plain", "baseline", "cloak"}
+        assert all(v >= 0 for v in size["page_faults"].values())
 
 
 @pytest.mark.shared

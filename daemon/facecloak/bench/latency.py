@@ -34,14 +34,21 @@ any detector could bring the cloak to on these cores. The mask is a
 uniform-noise mask: the cost of applying a mask does not depend on its
 values. Without the engine's ``apply`` module the benchmark's own stand-in
 (decode, detect, paste, encode) is timed instead, and the result says so.
+
+Pillow keeps freed image memory for the next image while this runs
+(`kept_image_blocks`), so that whether a 12 MP decode faults in fresh pages
+(~20 ms) does not depend on what ran before it; the page faults of each
+call are counted and reported.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -134,6 +141,35 @@ def _engine_paths():
     return baseline_fb, cloak_fb, "bench stand-in (engine apply.py absent): decode, detect, paste, JPEG q95 4:4:4"
 
 
+@contextlib.contextmanager
+def kept_image_blocks(blocks: int = 32) -> Iterator[str]:
+    """While inside, Pillow keeps the memory blocks of freed images (up to ``blocks`` of
+    its 16 MB; a 12 MP RGB image takes 3) for the next images; yields what it set.
+
+    By default each image's blocks go back to the C allocator when it is freed, and
+    whether the next 12 MP image then gets the same pages or fresh ones from the system
+    (~11,000 page faults, ~20 ms) depends on whatever else the process allocated in
+    between: in interleaved rounds plain decode + encode paid them in one run and not in
+    another (108 against 88-92 ms), and the ratios with it. Kept, images reuse their
+    pages, as in a long-running worker."""
+    before = Image.core.get_blocks_max()
+    Image.core.set_blocks_max(blocks)
+    try:
+        yield f"Pillow keeps up to {blocks} freed image blocks of {Image.core.get_block_size() >> 20} MB"
+    finally:
+        Image.core.set_blocks_max(before)
+        Image.core.clear_cache()
+
+
+def _page_faults() -> int | None:
+    """Minor page faults of this process so far (all threads); None where not known."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
 #: The steps of `cloak_steps`, in order.
 CLOAK_STEPS = ("decode", "find", "landmarks", "paste_encode")
 
@@ -181,7 +217,15 @@ def measure_latency(sizes_mp: tuple[float, ...] = SIZES_MP, reps: int = 5, warmu
     "plain_ms", "baseline_ms", "cloak_ms", "ratio_plain", "ratio", "detect_ms", "detect_stage_ms",
     "cloak_step_ms"}...]} (ms and ratios as median/p25/p75/min/max; ratio_plain = cloak / plain,
     ratio = cloak / baseline; detect_stage_ms: medians per stage; cloak_step_ms: per `cloak_steps`
-    step, empty where the engine's apply module is absent or the photo takes the numpy path)."""
+    step, empty where the engine's apply module is absent or the photo takes the numpy path;
+    page_faults: median minor page faults per call of plain, baseline and cloak), with
+    "allocator": how image memory was kept (`kept_image_blocks`)."""
+    with kept_image_blocks() as allocator:
+        return _measure_latency(sizes_mp, reps, warmup, strength, seed, photo, allocator)
+
+
+def _measure_latency(sizes_mp: tuple[float, ...], reps: int, warmup: int, strength: str, seed: int,
+                     photo: Path | None, allocator: str) -> dict:
     from ..cloak.mask import CloakMask
     from .privacy_methods import base_eps
 
@@ -204,9 +248,11 @@ def measure_latency(sizes_mp: tuple[float, ...] = SIZES_MP, reps: int = 5, warmu
         plain_ms, base_ms, cloak_ms, detect_ms = [], [], [], []
         stage_ms: dict[str, list[float]] = {}
         step_ms: dict[str, list[float]] = {}
+        faults: dict[str, list[int]] = {}
         for r in range(reps):
             order = (3, 0, 1, 2, 4) if r % 2 == 0 else (4, 2, 1, 0, 3)
             for which in order:
+                f0 = _page_faults()
                 t = time.perf_counter()
                 if which == 4:
                     steps = cloak_steps(data, mask, detector) if impl.startswith("engine") else None
@@ -227,15 +273,18 @@ def measure_latency(sizes_mp: tuple[float, ...] = SIZES_MP, reps: int = 5, warmu
                     detect_ms.append(1000 * (time.perf_counter() - t))
                     for name, ms in stages.items():
                         stage_ms.setdefault(name, []).append(ms)
+                if f0 is not None and which in (0, 1, 3):
+                    faults.setdefault(("baseline", "cloak", "", "plain")[which], []).append(_page_faults() - f0)
         p, b, c, d = np.array(plain_ms), np.array(base_ms), np.array(cloak_ms), np.array(detect_ms)
         sizes.append({"megapixels": mp, "width": w, "height": h, "faces_cloaked": int(n),
                       "plain_ms": _spread(p), "baseline_ms": _spread(b), "cloak_ms": _spread(c),
                       "ratio_plain": _spread(c / p), "ratio": _spread(c / b),
                       "detect_ms": _spread(d),
                       "detect_stage_ms": {name: float(np.median(v)) for name, v in stage_ms.items()},
-                      "cloak_step_ms": {name: _spread(np.array(v)) for name, v in step_ms.items()}})
+                      "cloak_step_ms": {name: _spread(np.array(v)) for name, v in step_ms.items()},
+                      "page_faults": {name: float(np.median(v)) for name, v in faults.items()}})
     return {"photo": path.name, "implementation": impl, "reps": reps, "warmup": warmup,
-            "detector": detector.name, "sizes": sizes}
+            "detector": detector.name, "allocator": allocator, "sizes": sizes}
 
 
 def steps_table(lat: dict) -> list[str]:
@@ -255,6 +304,19 @@ def steps_table(lat: dict) -> list[str]:
         lines.append(f"| {s['megapixels']:g} MP | " + " | ".join(f"{med[k]:.0f}" for k in CLOAK_STEPS)
                      + f" | {floor:.0f} | {floor / s['plain_ms']['median']:.2f} |")
     return lines
+
+
+def faults_table(lat: dict) -> list[str]:
+    """Markdown lines: the image memory (`kept_image_blocks`) and page faults per call."""
+    lines = ["", f"Image memory: {lat.get('allocator', 'as Pillow has it')} (`kept_image_blocks`). Minor page faults "
+             "per call, median (fresh pages the C library had given back and took again):", "",
+             "| size | plain | engine's decode + encode | cloak |", "|---|---|---|---|"]
+    sizes = [s for s in lat["sizes"] if s.get("page_faults")]
+    for s in sizes:
+        pf = s["page_faults"]
+        cells = " | ".join(f"{pf.get(k, 0):.0f}" for k in ("plain", "baseline", "cloak"))
+        lines.append(f"| {s['megapixels']:g} MP | {cells} |")
+    return lines if sizes else []
 
 
 def run(out: Path, reps: int = 5, strength: str = "mid", sizes_mp: tuple[float, ...] = SIZES_MP,
@@ -280,7 +342,7 @@ def run(out: Path, reps: int = 5, strength: str = "mid", sizes_mp: tuple[float, 
     for size in lat["sizes"]:
         ms = size["detect_stage_ms"]
         lines.append(f"| {size['megapixels']:g} MP | " + " | ".join(f"{ms.get(k, 0):.0f}" for k in stages) + " |")
-    lines += steps_table(lat)
+    lines += steps_table(lat) + faults_table(lat)
     (out / "report.md").write_text("\n".join(lines) + "\n")
     return doc
 
