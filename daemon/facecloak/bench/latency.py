@@ -151,7 +151,8 @@ def kept_image_blocks(blocks: int = 32) -> Iterator[str]:
     (~11,000 page faults, ~20 ms) depends on whatever else the process allocated in
     between: in interleaved rounds plain decode + encode paid them in one run and not in
     another (108 against 88-92 ms), and the ratios with it. Kept, images reuse their
-    pages, as in a long-running worker."""
+    pages. The cloak, whose strips and regions are smaller images, runs a little slower
+    so, if anything (the daemon does not keep them): the ratios lean against it."""
     before = Image.core.get_blocks_max()
     Image.core.set_blocks_max(blocks)
     try:
