@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
+from facecloak.cloak import jpeg_strips
 from facecloak.cloak.jpeg_strips import STRIP_ROWS, JpegStrips, save_unlocked
 
 
@@ -107,7 +108,9 @@ def test_touching_names_the_strips_a_row_range_falls_in():
     assert list(strips.touching(1000, 5000)) == [1, 2, 3]
 
 
-def test_save_unlocked_is_save():
+@pytest.mark.parametrize("memfd", [True, False])  # False: the temporary file of systems without memfd
+def test_save_unlocked_is_save(memfd, monkeypatch):
+    monkeypatch.setattr(jpeg_strips, "_HAS_MEMFD", memfd and jpeg_strips._HAS_MEMFD)
     img = photo_like(300, 200, seed=3)
     for fmt, params in (("JPEG", {"quality": 95}), ("PNG", {"compress_level": 1})):
         buf = io.BytesIO()
