@@ -90,6 +90,25 @@ class TorchEmbedder(torch.nn.Module):
         return F.normalize(out.reshape(out.shape[0], -1), dim=1)
 
 
+def optimization_level(onnx_path: str | Path):
+    """onnxruntime's graph optimisations for a model: all of them, but the layout ones
+    (ORT_ENABLE_EXTENDED) for a graph with PRelu nodes.
+
+    On x86 the full level converts convolutions to a blocked layout (NCHWc) that PRelu
+    does not run in, so every PRelu gets a conversion out of it and back: faceplugin, 33
+    PRelu after its 50 convolutions, takes ~2.8 times as long at the full level as
+    without the layout pass, while the registry's other models (their PReLU written as
+    Relu, Abs, Sub and Mul, or none) are faster at the full level
+    (`benchmarks/ort-levels`)."""
+    import onnx
+    import onnxruntime as ort
+
+    graph = onnx.load(str(onnx_path), load_external_data=False).graph
+    if any(node.op_type == "PRelu" for node in graph.node):
+        return ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    return ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+
+
 class OnnxEmbedder:
     """Inference with onnxruntime: providers for ``device`` (`facecloak.device.ort_providers`)
     unless ``providers`` names them."""
@@ -107,6 +126,7 @@ class OnnxEmbedder:
         wanted = providers or ort_providers(device)
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
+        opts.graph_optimization_level = optimization_level(self.onnx_path)
         self.session = ort.InferenceSession(str(self.onnx_path), opts,
                                             providers=[p for p in wanted if p in available])
         self.input_name = self.session.get_inputs()[0].name
