@@ -279,6 +279,8 @@ def test_bench_latency_writes_results_and_report(shared_dir, tmp_path, capsys):
     assert report in capsys.readouterr().out and "| 0.3 MP |" in report
     floor = sum(steps[k]["median"] for k in ("decode", "landmarks", "paste_encode"))
     assert f"| {floor:.0f} | {floor / size['plain_ms']['median']:.2f} |" in report
+    assert size["faces_cloaked_user"] == 1 and size["cloak_user_ms"]["median"] > 0  # the daemon's default
+    assert "Only the user's faces" in report
     assert doc["latency"]["allocator"].startswith("Pillow keeps") and "Image memory: Pillow keeps" in report
     assert Image.core.get_blocks_max() == blocks_before  # as it was before the benchmark
     if sys.platform != "win32":  # page faults per call of each way, counted

@@ -13,6 +13,9 @@ untimed rounds, ``reps`` rounds each time
               between Pillow and numpy, ~50-80 ms of a 12 MP photo;
     cloak     the public API `facecloak.cloak.apply.cloak_bytes` (decode,
               detect every face, warp the mask into each, encode),
+    user      the same for only the user's faces (``only_user``, the
+              daemon's default; the user is the photo's widest face), which
+              embeds every face found with the match model first,
 
 side by side in alternating order, so that machine noise hits all alike.
 The ratios are taken per round (cloak / plain, cloak / baseline) and
@@ -171,6 +174,25 @@ def _page_faults() -> int | None:
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
+def _user_of(rgb: np.ndarray) -> np.ndarray | None:
+    """The match model's embedding of the photo's widest face: the "user" for the cloak
+    of only the user's faces, the daemon's default. None when no face is found."""
+    from ..cloak.apply import DEFAULT_MATCH_MODEL
+    from ..models.fr import load_embedder
+
+    faces = get_detector().detect(rgb)
+    if not faces:
+        return None
+    face = max(faces, key=lambda f: f.width)
+    return load_embedder(DEFAULT_MATCH_MODEL).embed_faces(rgb, [face.landmarks])[0]
+
+
+def _cloak_user(data: bytes, mask, user: np.ndarray) -> int:
+    from ..cloak.apply import cloak_bytes
+
+    return cloak_bytes(data, mask, only_user=user).faces_cloaked
+
+
 #: The steps of `cloak_steps`, in order.
 CLOAK_STEPS = ("decode", "find", "landmarks", "paste_encode")
 
@@ -235,6 +257,7 @@ def _measure_latency(sizes_mp: tuple[float, ...], reps: int, warmup: int, streng
     eps = base_eps(strength)
     mask = CloakMask(np.random.default_rng(seed).uniform(-eps, eps, (112, 112, 3)), {"method": "uniform"})
     baseline, cloak, impl = _engine_paths()
+    user = _user_of(rgb) if impl.startswith("engine") else None
     sizes = []
     for mp in sizes_mp:
         data = photo_at(rgb, mp)
@@ -246,12 +269,13 @@ def _measure_latency(sizes_mp: tuple[float, ...], reps: int, warmup: int, streng
             n = cloak(data, mask)
         decoded = load_image(data)
         detector = get_detector()
-        plain_ms, base_ms, cloak_ms, detect_ms = [], [], [], []
+        plain_ms, base_ms, cloak_ms, detect_ms, user_ms = [], [], [], [], []
+        n_user = 0
         stage_ms: dict[str, list[float]] = {}
         step_ms: dict[str, list[float]] = {}
         faults: dict[str, list[int]] = {}
         for r in range(reps):
-            order = (3, 0, 1, 2, 4) if r % 2 == 0 else (4, 2, 1, 0, 3)
+            order = (3, 0, 1, 5, 2, 4) if r % 2 == 0 else (4, 2, 5, 1, 0, 3)
             for which in order:
                 f0 = _page_faults()
                 t = time.perf_counter()
@@ -268,6 +292,11 @@ def _measure_latency(sizes_mp: tuple[float, ...], reps: int, warmup: int, streng
                 elif which == 1:
                     n = cloak(data, mask)
                     cloak_ms.append(1000 * (time.perf_counter() - t))
+                elif which == 5:
+                    if user is None:
+                        continue
+                    n_user = _cloak_user(data, mask, user)
+                    user_ms.append(1000 * (time.perf_counter() - t))
                 else:
                     stages: dict[str, float] = {}
                     detector.detect(decoded, timings=stages)
@@ -285,6 +314,9 @@ def _measure_latency(sizes_mp: tuple[float, ...], reps: int, warmup: int, streng
                       "detect_stage_ms": {name: float(np.median(v)) for name, v in stage_ms.items()},
                       "cloak_step_ms": {name: _spread(np.array(v)) for name, v in step_ms.items()},
                       "page_faults": {name: float(np.median(v)) for name, v in faults.items()}})
+        if user_ms:
+            u = np.array(user_ms)
+            sizes[-1].update(faces_cloaked_user=int(n_user), cloak_user_ms=_spread(u), ratio_user_plain=_spread(u / p))
     return {"photo": path.name, "implementation": impl, "reps": reps, "warmup": warmup,
             "detector": detector.name, "allocator": allocator, "sizes": sizes}
 
@@ -305,6 +337,22 @@ def steps_table(lat: dict) -> list[str]:
         floor = med["decode"] + med["landmarks"] + med["paste_encode"]
         lines.append(f"| {s['megapixels']:g} MP | " + " | ".join(f"{med[k]:.0f}" for k in CLOAK_STEPS)
                      + f" | {floor:.0f} | {floor / s['plain_ms']['median']:.2f} |")
+    return lines
+
+
+def user_table(lat: dict) -> list[str]:
+    """Markdown lines: the cloak of only the user's faces (the daemon's default)."""
+    sizes = [s for s in lat["sizes"] if s.get("cloak_user_ms")]
+    if not sizes:
+        return []
+    lines = ["", "Only the user's faces (`cloak_bytes(only_user=...)`, the daemon's default; the user: the "
+             "photo's widest face), in the same rounds: every face found is embedded by the match model "
+             "first.", "", "| size | faces cloaked | cloak ms (median) | ratio to plain: median (p25–p75) |",
+             "|---|---|---|---|"]
+    for s in sizes:
+        c, r = s["cloak_user_ms"], s["ratio_user_plain"]
+        lines.append(f"| {s['megapixels']:g} MP | {s['faces_cloaked_user']} | {c['median']:.0f} "
+                     f"| {r['median']:.2f} ({r['p25']:.2f}–{r['p75']:.2f}) |")
     return lines
 
 
@@ -344,7 +392,7 @@ def run(out: Path, reps: int = 5, strength: str = "mid", sizes_mp: tuple[float, 
     for size in lat["sizes"]:
         ms = size["detect_stage_ms"]
         lines.append(f"| {size['megapixels']:g} MP | " + " | ".join(f"{ms.get(k, 0):.0f}" for k in stages) + " |")
-    lines += steps_table(lat) + faults_table(lat)
+    lines += user_table(lat) + steps_table(lat) + faults_table(lat)
     (out / "report.md").write_text("\n".join(lines) + "\n")
     return doc
 
