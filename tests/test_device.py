@@ -95,3 +95,13 @@ def test_detection_alone_does_not_load_torch():
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
     assert out.stdout.strip() == str("CUDAExecutionProvider" in ort_providers("auto"))
+
+
+def test_engine_sessions_do_not_spin():
+    """onnxruntime's workers must not busy-wait after a run: the cloak's other threads need
+    the cores then (benchmarks/ort-spinning)."""
+    from facecloak.device import ort_session_options
+
+    opts = ort_session_options(2)
+    assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert opts.intra_op_num_threads == 2 and opts.log_severity_level == 3

@@ -79,3 +79,21 @@ def ort_providers(device: str = "auto") -> list[str]:
             resolve_device(device)  # still refuse "cuda" where there is no GPU at all
         return [_CPU_EP]
     return [_CUDA_EP, _CPU_EP] if resolve_device(device) == "cuda" else [_CPU_EP]
+
+
+def ort_session_options(threads: int = 0):
+    """onnxruntime session options for the engine: ``threads`` intra-op threads (0: its
+    default, one per core), warnings and below not logged, and no spinning.
+
+    By default onnxruntime's worker threads spin, busy, for a while after each run, waiting
+    for the next; a cloak runs other work on both cores right after (the paste and encode,
+    the reduced decode), and the spinning took its CPU: turning it off made `cloak_bytes` of
+    a 12 MP close-up ~8% faster and of only the user's faces ~13%, for a few percent more
+    per run of a session used alone (`benchmarks/ort-spinning`)."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.log_severity_level = 3
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return opts

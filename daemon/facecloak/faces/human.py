@@ -55,7 +55,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ..device import ort_providers
+from ..device import ort_providers, ort_session_options
 from .align import align_face
 from .detect import Face
 
@@ -89,10 +89,7 @@ def _centernet(model_dir: str | None = None, threads: int = 0,
     for dim, name in ((dims[1], "height"), (dims[2], "width")):
         dim.ClearField("dim_value")
         dim.dim_param = name
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.log_severity_level = 3
-    session = ort.InferenceSession(model.SerializeToString(), opts, providers=list(providers))
+    session = ort.InferenceSession(model.SerializeToString(), ort_session_options(threads), providers=list(providers))
     name = session.get_inputs()[0].name
     return lambda x: session.run(None, {name: x})[0]
 

@@ -40,7 +40,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from ..device import ort_providers, usable_cpus
+from ..device import ort_providers, ort_session_options, usable_cpus
 from ..models.store import model_file
 from ..pools import ProcessLocalPool
 from .align import shrink_area
@@ -87,10 +87,7 @@ def _raw_session(path: str, threads: int = 0,
     del graph.output[:]
     graph.output.extend([onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None)
                          for name in (_LOGITS, _OFFSETS)])
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.log_severity_level = 3
-    return ort.InferenceSession(model.SerializeToString(), opts, providers=list(providers))
+    return ort.InferenceSession(model.SerializeToString(), ort_session_options(threads), providers=list(providers))
 
 
 def _priors(width: int, height: int) -> np.ndarray:
@@ -181,10 +178,7 @@ class RfbDetector(DlibDetector):
         if self.parallel > 1 and threads == 0:
             threads = 1  # the levels are the parallelism; more would oversubscribe the cores
         self._session = _raw_session(str(model_file("faceplugin-detect")), threads, list(self.providers))
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.log_severity_level = 3
-        self._landmark_net = ort.InferenceSession(str(model_file("faceplugin-landmarks")), opts,
+        self._landmark_net = ort.InferenceSession(str(model_file("faceplugin-landmarks")), ort_session_options(threads),
                                                   providers=list(self.providers))
         self._prior_cache: dict[tuple[int, int], np.ndarray] = {}
 

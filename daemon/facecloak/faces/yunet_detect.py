@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from ..device import ort_providers
+from ..device import ort_providers, ort_session_options
 from ..models.store import model_file
 from .align import invert_affine
 from .detect import Face, FaceDetector, TwoScales
@@ -63,11 +63,8 @@ class YuNetDetector(FaceDetector):
         self.min_face = min_face
         self.refine = refine
         self.providers = tuple(providers or ort_providers("auto"))
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.log_severity_level = 3
         self._session = ort.InferenceSession(
-            str(model_file("yunet")), opts, providers=list(self.providers)
+            str(model_file("yunet")), ort_session_options(threads), providers=list(self.providers)
         )
 
     def _detect_small(self, rgb: np.ndarray) -> list[Face]:

@@ -117,15 +117,14 @@ class OnnxEmbedder:
                  providers: list[str] | None = None, device: str = "auto"):
         import onnxruntime as ort
 
-        from ..device import ort_providers
+        from ..device import ort_providers, ort_session_options
 
         self.spec = spec
         self.model_dir = model_dir
         self.onnx_path = onnx_file(spec.name, model_dir)
         available = ort.get_available_providers()
         wanted = providers or ort_providers(device)
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3
+        opts = ort_session_options()
         opts.graph_optimization_level = optimization_level(self.onnx_path)
         self.session = ort.InferenceSession(str(self.onnx_path), opts,
                                             providers=[p for p in wanted if p in available])
