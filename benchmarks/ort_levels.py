@@ -96,7 +96,7 @@ def time_match(rounds: int) -> dict | None:
             ms[name].append(1000 * (time.perf_counter() - t))
     cos = np.sum(got["product"] * got["all"], axis=1)
     return {"model": DEFAULT_MATCH_MODEL, "faces": len(faces),
-            "product_level": str(optimization_level(full.onnx_path)).rsplit(".", 1)[-1],
+            "product_level": str(optimization_level(full.spec)).rsplit(".", 1)[-1],
             "median_ms": {name: float(np.median(v)) for name, v in ms.items()},
             "min_cosine_between_levels": float(cos.min())}
 
@@ -114,7 +114,7 @@ def main() -> None:
             except FaceCloakError:  # weights a user fetches by hand (insightface's)
                 absent.append(name)
                 continue
-            models[name] = {"product_level": str(optimization_level(path)).rsplit(".", 1)[-1],
+            models[name] = {"product_level": str(optimization_level(spec)).rsplit(".", 1)[-1],
                             **time_model(path, args.rounds)}
     match = time_match(args.rounds)
     meta = run_metadata()

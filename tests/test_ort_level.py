@@ -1,16 +1,20 @@
-"""`facecloak.models.fr.optimization_level`: a graph with PRelu skips onnxruntime's layout pass.
+"""onnxruntime's layout pass: off for the registry's graphs with PRelu, on for the others.
 
 The full level's blocked layout has no PRelu, so each one costs two layout
 conversions (benchmarks/ort-levels: faceplugin ~2.8 times slower at the full
-level); every other graph keeps the full level.
+level); every other graph keeps the full level. The registry says which
+(`ModelSpec.layout_pass`, read by `facecloak.models.fr.optimization_level`);
+these tests hold it to the graphs.
 """
 
 import numpy as np
 import onnx
 import onnxruntime as ort
+import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from facecloak.models.fr import optimization_level
+from facecloak.models.fr import has_prelu, optimization_level
+from facecloak.models.registry import REGISTRY, Format
 
 
 def tiny_graph(path, activation):
@@ -29,11 +33,10 @@ def tiny_graph(path, activation):
     return path
 
 
-def test_a_graph_with_prelu_skips_the_layout_pass(tmp_path):
+def test_prelu_is_found_and_both_levels_compute_the_same(tmp_path):
     prelu = tiny_graph(tmp_path / "prelu.onnx", "PRelu")
     relu = tiny_graph(tmp_path / "relu.onnx", "Relu")
-    assert optimization_level(prelu) == ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
-    assert optimization_level(relu) == ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    assert has_prelu(prelu) and not has_prelu(relu)
     x = np.random.default_rng(1).normal(0, 1, (1, 4, 8, 8)).astype(np.float32)
     outs = []
     for level in (ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED, ort.GraphOptimizationLevel.ORT_ENABLE_ALL):
@@ -43,3 +46,19 @@ def test_a_graph_with_prelu_skips_the_layout_pass(tmp_path):
         outs.append(session.run(None, {"input": x})[0])
     np.testing.assert_allclose(outs[0], outs[1], atol=1e-5)  # the same function either way
     assert (outs[0] < 0).any()  # the slope was used
+
+
+@pytest.mark.models
+@pytest.mark.parametrize("name", sorted(n for n, s in REGISTRY.items() if s.is_fr and s.format != Format.DLIB))
+def test_the_registry_turns_the_layout_pass_off_exactly_for_prelu_graphs(name):
+    from facecloak.errors import FaceCloakError
+    from facecloak.models.store import onnx_file
+
+    spec = REGISTRY[name]
+    try:
+        path = onnx_file(name)
+    except FaceCloakError:
+        pytest.skip(f"{name}: weights fetched by hand, not here")
+    assert spec.layout_pass == (not has_prelu(path))
+    level = optimization_level(spec)
+    assert (level == ort.GraphOptimizationLevel.ORT_ENABLE_ALL) == spec.layout_pass

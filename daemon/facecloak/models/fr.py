@@ -90,23 +90,29 @@ class TorchEmbedder(torch.nn.Module):
         return F.normalize(out.reshape(out.shape[0], -1), dim=1)
 
 
-def optimization_level(onnx_path: str | Path):
-    """onnxruntime's graph optimisations for a model: all of them, but the layout ones
-    (ORT_ENABLE_EXTENDED) for a graph with PRelu nodes.
+def optimization_level(spec: ModelSpec):
+    """onnxruntime's graph optimisations for a model: all of them, but the layout pass
+    (so ORT_ENABLE_EXTENDED) where the registry says ``layout_pass=False``.
 
     On x86 the full level converts convolutions to a blocked layout (NCHWc) that PRelu
     does not run in, so every PRelu gets a conversion out of it and back: faceplugin, 33
     PRelu after its 50 convolutions, takes ~2.8 times as long at the full level as
     without the layout pass, while the registry's other models (their PReLU written as
     Relu, Abs, Sub and Mul, or none) are faster at the full level
-    (`benchmarks/ort-levels`)."""
-    import onnx
+    (`benchmarks/ort-levels`; tests/test_ort_level.py checks the registry against the
+    graphs)."""
     import onnxruntime as ort
 
-    graph = onnx.load(str(onnx_path), load_external_data=False).graph
-    if any(node.op_type == "PRelu" for node in graph.node):
-        return ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
-    return ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if spec.layout_pass:
+        return ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+
+
+def has_prelu(onnx_path: str | Path) -> bool:
+    """Whether an ONNX graph has PRelu nodes (what ``layout_pass=False`` is for)."""
+    import onnx
+
+    return any(node.op_type == "PRelu" for node in onnx.load(str(onnx_path)).graph.node)
 
 
 class OnnxEmbedder:
@@ -125,7 +131,7 @@ class OnnxEmbedder:
         available = ort.get_available_providers()
         wanted = providers or ort_providers(device)
         opts = ort_session_options()
-        opts.graph_optimization_level = optimization_level(self.onnx_path)
+        opts.graph_optimization_level = optimization_level(spec)
         self.session = ort.InferenceSession(str(self.onnx_path), opts,
                                             providers=[p for p in wanted if p in available])
         self.input_name = self.session.get_inputs()[0].name
