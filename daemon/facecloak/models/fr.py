@@ -94,25 +94,16 @@ def optimization_level(spec: ModelSpec):
     """onnxruntime's graph optimisations for a model: all of them, but the layout pass
     (so ORT_ENABLE_EXTENDED) where the registry says ``layout_pass=False``.
 
-    On x86 the full level converts convolutions to a blocked layout (NCHWc) that PRelu
-    does not run in, so every PRelu gets a conversion out of it and back: faceplugin, 33
-    PRelu after its 50 convolutions, takes ~2.8 times as long at the full level as
-    without the layout pass, while the registry's other models (their PReLU written as
-    Relu, Abs, Sub and Mul, or none) are faster at the full level
-    (`benchmarks/ort-levels`; tests/test_ort_level.py checks the registry against the
-    graphs)."""
+    On x86 the full level runs convolutions in a blocked layout (NCHWc). For most of the
+    registry's models that is faster; faceplugin takes ~2.8 times as long with it
+    (`benchmarks/ort-levels`), the time in its convolutions themselves, the 1x1 ones
+    above all (onnxruntime's profiler), not in the layout conversions. Both levels give
+    the same embeddings (tests/test_ort_level.py)."""
     import onnxruntime as ort
 
     if spec.layout_pass:
         return ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     return ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
-
-
-def has_prelu(onnx_path: str | Path) -> bool:
-    """Whether an ONNX graph has PRelu nodes (what ``layout_pass=False`` is for)."""
-    import onnx
-
-    return any(node.op_type == "PRelu" for node in onnx.load(str(onnx_path)).graph.node)
 
 
 class OnnxEmbedder:

@@ -112,8 +112,8 @@ class ModelSpec:
     output_name: str | None = None
     # Some graphs are frozen to a batch size (MobileFaceNet: 2).
     fixed_batch: int | None = None
-    # onnxruntime's layout pass (NCHWc, at ORT_ENABLE_ALL) on x86; off for a graph with
-    # PRelu, which it cannot run in that layout (`facecloak.models.fr.optimization_level`).
+    # onnxruntime's layout pass (NCHWc convolutions, at ORT_ENABLE_ALL) on x86; off where
+    # it measured slower (`facecloak.models.fr.optimization_level`, benchmarks/ort-levels).
     layout_pass: bool = True
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -207,7 +207,7 @@ _SPECS: tuple[ModelSpec, ...] = (
         license="MIT",
         preprocess=Preprocess(size=112, mean=127.0, std=128.0),
         embedding_dim=512,
-        layout_pass=False,  # 33 PRelu: ~2.8x slower with it (benchmarks/ort-levels)
+        layout_pass=False,  # ~2.8x slower with it (benchmarks/ort-levels)
     ),
     # --- face recognition: black boxes (only ever measured) -----------------
     ModelSpec(
