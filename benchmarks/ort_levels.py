@@ -17,9 +17,9 @@ OUT/report.md. Time it on an idle machine; the figures depend on the CPU
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +33,8 @@ from facecloak.models.fr import load_embedder, optimization_level
 from facecloak.models.registry import REGISTRY, Format
 from facecloak.models.store import onnx_file
 from facecloak.paths import shared_dir
+
+from detect_size import interleaved  # benchmarks/, beside this script
 
 LEVELS = {"extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
           "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}
@@ -55,14 +57,7 @@ def time_model(path: Path, rounds: int) -> dict:
         batch = 15 if not isinstance(inp.shape[0], int) else inp.shape[0]  # a graph frozen to its batch
         shape = [batch] + [d for d in inp.shape[1:]]
         feed = {inp.name: rng.normal(0, 1, shape).astype(np.float32)}
-        ms: dict[str, list[float]] = {name: [] for name in sessions}
-        for s in sessions.values():
-            s.run(None, feed)
-        for r in range(rounds):
-            for name in (list(sessions) if r % 2 == 0 else list(sessions)[::-1]):
-                t = time.perf_counter()
-                sessions[name].run(None, feed)
-                ms[name].append(1000 * (time.perf_counter() - t))
+        ms = interleaved({name: functools.partial(s.run, None, feed) for name, s in sessions.items()}, rounds)
         out[f"{threads} thread{'s' if threads > 1 else ''}"] = {
             "batch": batch, **{name: float(np.median(v)) for name, v in ms.items()}}
     return out
@@ -87,13 +82,8 @@ def time_match(rounds: int) -> dict | None:
     full = embedders["all"]
     full.session = session(full.onnx_path, LEVELS["all"], 0)
     crops = np.stack([full.align_for(pixels, f.landmarks) for f in faces])
-    ms: dict[str, list[float]] = {name: [] for name in embedders}
+    ms = interleaved({name: functools.partial(e.embed_aligned, crops) for name, e in embedders.items()}, rounds)
     got = {name: e.embed_aligned(crops) for name, e in embedders.items()}
-    for r in range(rounds):
-        for name in (list(embedders) if r % 2 == 0 else list(embedders)[::-1]):
-            t = time.perf_counter()
-            embedders[name].embed_aligned(crops)
-            ms[name].append(1000 * (time.perf_counter() - t))
     cos = np.sum(got["product"] * got["all"], axis=1)
     return {"model": DEFAULT_MATCH_MODEL, "faces": len(faces),
             "product_level": str(optimization_level(full.spec)).rsplit(".", 1)[-1],

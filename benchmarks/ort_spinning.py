@@ -19,7 +19,6 @@ import argparse
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +36,7 @@ def worker(spinning: str, rounds: int) -> dict:
             return opts
 
         device.ort_session_options = spinning_options  # before the engine binds the name
+    from detect_size import interleaved  # benchmarks/, beside this script; imports the engine
     from facecloak.bench.latency import _user_of, largest_photo, photo_at, plain_reencode
     from facecloak.cloak.apply import cloak_bytes
     from facecloak.cloak.mask import CloakMask
@@ -48,15 +48,9 @@ def worker(spinning: str, rounds: int) -> dict:
     ways = {"all faces": lambda: cloak_bytes(data, mask),
             "user's faces": lambda: cloak_bytes(data, mask, only_user=user),
             "plain": lambda: plain_reencode(data)}
-    for fn in ways.values():
+    for fn in ways.values():  # a second warm-up comes with `interleaved`
         fn()
-        fn()
-    ms: dict[str, list[float]] = {name: [] for name in ways}
-    for r in range(rounds):
-        for name in (list(ways) if r % 2 == 0 else list(ways)[::-1]):
-            t = time.perf_counter()
-            ways[name]()
-            ms[name].append(1000 * (time.perf_counter() - t))
+    ms = interleaved(ways, rounds)
     return {name: float(np.median(v)) for name, v in ms.items()}
 
 

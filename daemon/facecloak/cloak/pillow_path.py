@@ -112,12 +112,12 @@ def cloak_and_encode(img: Image.Image, mask: CloakMask, faces: list[Face], selec
     once the faces' footprints in its rows are pasted (footprint cut at the strips' edges,
     as `cloak_image` cuts its bands), the strips with paste work first."""
     from .apply import selected_alignments
-    from .encode import encode_image_like, save_params
+    from .encode import encode_image_like, output_format, save_params
 
-    fmt, params = save_params(original, info, strip_gps=strip_gps)
-    if fmt != "JPEG" or img.height <= STRIP_ROWS:
+    if output_format(info.format) != "JPEG" or img.height <= STRIP_ROWS:
         n = cloak_image(img, mask, faces, select)
         return *encode_image_like(img, original, info, strip_gps=strip_gps), n
+    fmt, params = save_params(original, info, strip_gps=strip_gps)
     strips = JpegStrips(img, params)
     paste: list[list[tuple[np.ndarray, tuple[int, int, int, int]]]] = [[] for _ in range(len(strips))]
     alignments = list(selected_alignments(faces, select))
