@@ -6,7 +6,7 @@ would halve the colour resolution the mask lives in), WebP at quality 95 or
 lossless when the input was lossless, PNG losslessly (8-bit). A cloaked JPEG
 taller than 512 rows that stayed a Pillow image is encoded in strips on both
 threads (`pillow_path.cloak_and_encode`, `jpeg_strips`), so it carries a
-restart marker after every row of 8x8 blocks (~3 bytes a row, same pixels).
+restart marker after every row of 8x8 blocks (2 bytes a row, same pixels).
 
 Metadata policy (`encode_like`):
     * ICC profile: kept when it describes RGB (a CMYK or grey profile would

@@ -8,7 +8,7 @@ same encoder with the same settings, and their entropy-coded data joined with on
 restart marker between two strips. The result is, byte for byte, the file the
 whole image's encode with ``restart_marker_rows=1`` gives (`tests/test_jpeg_strips.py`),
 and it decodes to the pixels the plain encode (no restart markers) decodes to; the
-markers cost ~3 bytes a row.
+markers cost two bytes a row, plus the padding of each row's data to a byte.
 
 What it buys (`facecloak.cloak.pillow_path.cloak_and_encode`): the two threads
 share the encode, which is the largest step of a 12 MP cloak after face finding,
