@@ -16,6 +16,7 @@ from facecloak.faces import (
     paste_aligned,
     paste_face_crop,
 )
+from facecloak.faces.paste import _warp_to_roi
 
 
 def inside_mask(shape, aligned_from_image, size, inset):
@@ -77,6 +78,28 @@ def test_paste_clips_and_rounds_and_keeps_input():
     np.testing.assert_array_equal(rgb, before)
     paste_aligned(rgb, np.full((50, 50, 3), -10.4), m, inplace=True)
     assert rgb[40, 40].tolist() == [240, 240, 240] and rgb[5, 5].tolist() == [250] * 3
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32, np.float64])
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_paste_is_the_photo_plus_the_rounded_warp_clipped(dtype, channels):
+    rng = np.random.default_rng(channels)
+    photo = rng.integers(0, 256, (90, 120, channels)).astype(dtype)
+    if dtype != np.uint8:
+        photo += rng.uniform(-0.5, 0.5, photo.shape).astype(dtype)
+    delta = rng.uniform(-40, 40, (50, 50, channels)).astype(np.float32)
+    m = np.array([[0.8, 0.1, -20.0], [-0.1, 0.8, -10.0]])
+    out = paste_aligned(photo, delta, m)
+    x0, y0, x1, y1 = crop_footprint(photo.shape, m, 50)
+    warped = _warp_to_roi(delta, m, (x0, y0, x1, y1)).astype(np.float64)
+    expected = np.clip(np.rint(photo[y0:y1, x0:x1] + warped), 0, 255)
+    got = out[y0:y1, x0:x1].astype(np.float64)
+    # a sum ending in exactly .5 may round either way; nothing else may differ
+    tie = np.abs(np.abs((photo[y0:y1, x0:x1] + warped) % 1) - 0.5) < 1e-4
+    assert out.shape == photo.shape and out.dtype == np.uint8
+    np.testing.assert_array_equal(got[~tie], expected[~tie])
+    assert np.abs(got - expected).max() <= 1 and (got != expected).mean() < 1e-3
+    assert (expected == 0).any() and (expected == 255).any()  # the clip was exercised
 
 
 def test_float_photo_and_shape_checks():
