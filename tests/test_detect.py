@@ -363,18 +363,22 @@ def test_rfb_levels_on_threads_find_what_one_thread_finds(photos_dir):
 
 @models
 def test_rfb_decoding_matches_the_models_own():
-    """Cut before its baked decoding, the network decodes (with our priors) to the
-    model's own boxes: at 320x240 for strides 8 and 16, where its priors are exact."""
+    """Cut before its baked decoding and given uint8 pixels bordered by the first
+    convolution's padding in grey, the network decodes (with our priors) to the
+    model's own boxes from (x - 127) / 128: at 320x240 for strides 8 and 16,
+    where its priors are exact."""
     import onnxruntime as ort
 
-    from facecloak.faces.rfb_detect import _decode, _priors, _raw_session
+    from facecloak.faces.rfb_detect import _FIRST_PAD, _decode, _priors, _raw_session
     from facecloak.models.store import model_file
 
     path = str(model_file("faceplugin-detect"))
-    x = np.random.default_rng(0).uniform(-1, 1, (1, 3, 240, 320)).astype(np.float32)
+    rgb = np.random.default_rng(0).integers(0, 256, (240, 320, 3), dtype=np.uint8)
+    x = ((rgb.astype(np.float32) - 127) / 128).transpose(2, 0, 1)[None]
     session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
     scores, boxes = session.run(["scores", "boxes"], {"input": x})
-    logits, offsets = _raw_session(path).run(None, {"input": x})
+    canvas = cv2.copyMakeBorder(rgb, *[_FIRST_PAD] * 4, cv2.BORDER_CONSTANT, value=(127, 127, 127))
+    logits, offsets = _raw_session(path).run(None, {"input": canvas[None]})
     mine = _decode(offsets[0], _priors(320, 240)) / [320, 240, 320, 240]
     assert np.abs(mine[:4200] - boxes[0, :4200]).max() < 1e-5
     softmax = np.exp(logits[0]) / np.exp(logits[0]).sum(axis=1, keepdims=True)

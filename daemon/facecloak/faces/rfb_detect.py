@@ -8,10 +8,11 @@ outputs 'scores' (softmax) and 'boxes' that are already decoded against
 priors baked in for 320x240 (corner form in [0, 1]; the package's
 fr_detect.js decodes them a second time, which is wrong). The network itself
 is fully convolutional, so `_raw_session` cuts the graph before the baked
-decoding -- keeping the class logits and the raw box offsets -- and frees the
-input size; `_decode` redoes the decoding with `_priors`, exact for sides
-that are multiples of 64 (what `_run` pads to). At 320x240 this gives the
-model's own boxes and scores to 1e-7 (tests/test_detect.py).
+decoding -- keeping the class logits and the raw box offsets --, frees the
+input size and takes uint8 pixels (`_fold_normalisation`); `_decode` redoes
+the decoding with `_priors`, exact for sides that are multiples of 64 (what
+`_run` pads to). At 320x240 this gives the model's own boxes and scores to
+1e-5 (tests/test_detect.py).
 
 On its own, at one scale, the network is weak: it also fires on eyes,
 mouths, cheeks and ears of large faces, hands, bare shoulders and cats' eyes,
@@ -53,6 +54,7 @@ _STEPS = (8, 16, 32, 64)
 _VARIANCE = (0.1, 0.2)
 _LOGITS, _OFFSETS = "461", "462"  # the concatenated heads, before softmax / decoding
 _MEAN, _STD = 127.0, 128.0
+_FIRST_PAD = 1  # the first convolution's zero padding, done as grey by `RfbDetector._run`
 _HOG_SIDE = 1.13  # dlib HOG box side / RFB box width (median over faces both find)
 _HOG_DY = 0.015  # HOG box centre below the RFB box centre, in RFB box heights
 _LEFT_EYE, _RIGHT_EYE = slice(36, 42), slice(42, 48)  # iBUG 68-point numbering, 0-based
@@ -62,15 +64,13 @@ _ROLL_PASSES = 2
 
 def _raw_session(path: str, threads: int = 0,
                  providers: Sequence[str] = ("CPUExecutionProvider",)) -> ort.InferenceSession:
-    """fr_detect.onnx with a free input size and raw outputs (logits, offsets)."""
+    """fr_detect.onnx with raw outputs (logits, offsets) that takes the canvas as it is:
+    uint8 (1, height, width, 3), any size, bordered by `_FIRST_PAD` px of grey
+    (`_fold_normalisation`)."""
     import onnx
 
     model = onnx.load(path)
     graph = model.graph
-    dims = graph.input[0].type.tensor_type.shape.dim
-    for dim, name in ((dims[2], "height"), (dims[3], "width")):
-        dim.ClearField("dim_value")
-        dim.dim_param = name
     # Keep only the nodes the two heads need; the baked decoding goes.
     needed, kept = {_LOGITS, _OFFSETS}, []
     for node in reversed(list(graph.node)):
@@ -79,6 +79,7 @@ def _raw_session(path: str, threads: int = 0,
             needed |= set(node.input)
     del graph.node[:]
     graph.node.extend(reversed(kept))
+    _fold_normalisation(graph)
     used = {name for node in graph.node for name in node.input}
     inits = [init for init in graph.initializer if init.name in used]
     del graph.initializer[:]
@@ -88,6 +89,49 @@ def _raw_session(path: str, threads: int = 0,
     graph.output.extend([onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None)
                          for name in (_LOGITS, _OFFSETS)])
     return ort.InferenceSession(model.SerializeToString(), ort_session_options(threads), providers=list(providers))
+
+
+def _fold_normalisation(graph) -> None:
+    """Let the network take uint8 RGB pixels, (1, height, width, 3), in place of
+    (x - 127) / 128 in NCHW: a Transpose and a Cast go in front, and the
+    normalisation goes into the first convolution's weights (w / 128) and bias
+    (b - 127 / 128 * sum(w)). That convolution's zero padding would then pad
+    with -127 / 128 in the old units, so it is removed and the caller borders
+    the image with `_FIRST_PAD` px of grey (127, which was 0) instead. Same
+    outputs to float rounding (~1e-5 on the logits); it saves numpy or OpenCV
+    building a float NCHW copy of every pyramid level (~5 ms of CPU a 1280 px
+    pyramid)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    source = graph.input[0]
+    (conv,) = [node for node in graph.node if source.name in node.input]
+    attrs = {a.name: helper.get_attribute_value(a) for a in conv.attribute}
+    if (conv.op_type != "Conv" or conv.input[0] != source.name or len(conv.input) != 3
+            or attrs.get("group", 1) != 1 or list(attrs.get("pads", [])) != [_FIRST_PAD] * 4):
+        raise RuntimeError("faceplugin-detect: its first layer is not the convolution "
+                           f"(group 1, pads {_FIRST_PAD}) the normalisation is folded into")
+    inits = {init.name: init for init in graph.initializer}
+    w = numpy_helper.to_array(inits[conv.input[1]]).astype(np.float64)
+    b = numpy_helper.to_array(inits[conv.input[2]]).astype(np.float64)
+    folded_w, folded_b = conv.input[1] + "_uint8_input", conv.input[2] + "_uint8_input"
+    graph.initializer.extend([
+        numpy_helper.from_array((w / _STD).astype(np.float32), folded_w),
+        numpy_helper.from_array((b - _MEAN / _STD * w.sum(axis=(1, 2, 3))).astype(np.float32), folded_b),
+    ])
+    for attr in conv.attribute:
+        if attr.name == "pads":
+            attr.ints[:] = [0, 0, 0, 0]
+    conv.input[:] = ["input_float", folded_w, folded_b]
+    graph.node.insert(0, helper.make_node("Cast", ["input_nchw"], ["input_float"], to=TensorProto.FLOAT))
+    graph.node.insert(0, helper.make_node("Transpose", [source.name], ["input_nchw"], perm=[0, 3, 1, 2]))
+    source.type.tensor_type.elem_type = TensorProto.UINT8
+    dims = source.type.tensor_type.shape.dim
+    for dim, value in zip(dims, (1, "height", "width", 3), strict=True):
+        dim.Clear()
+        if isinstance(value, int):
+            dim.dim_value = value
+        else:
+            dim.dim_param = value
 
 
 def _priors(width: int, height: int) -> np.ndarray:
@@ -190,15 +234,14 @@ class RfbDetector(DlibDetector):
         The image sits `margin` px inside a grey canvas (grey = 0 after
         normalisation, what the convolutions pad with), whose sides are
         multiples of 64, so faces cut by the frame and close-ups that fill
-        it look as they did in training."""
+        it look as they did in training; `_FIRST_PAD` px more of grey stand
+        for the first convolution's own padding."""
         h, w = rgb.shape[:2]
-        m = self.margin
+        m, p = self.margin, _FIRST_PAD
         height, width = -(-(h + 2 * m) // 64) * 64, -(-(w + 2 * m) // 64) * 64
-        canvas = cv2.copyMakeBorder(np.ascontiguousarray(rgb), m, height - h - m, m, width - w - m,
+        canvas = cv2.copyMakeBorder(np.ascontiguousarray(rgb), m + p, height - h - m + p, m + p, width - w - m + p,
                                     cv2.BORDER_CONSTANT, value=(_MEAN,) * 3)
-        # (x - 127) * (1 / 128), NCHW, in one pass: what numpy gives bit for bit, in half the time
-        blob = cv2.dnn.blobFromImage(canvas, 1.0 / _STD, mean=(_MEAN,) * 3, swapRB=False)
-        logits, offsets = self._session.run(None, {"input": blob})
+        logits, offsets = self._session.run(None, {"input": canvas[None]})
         logits, offsets = logits[0], offsets[0]
         scores = 1.0 / (1.0 + np.exp(logits[:, 0] - logits[:, 1]))  # softmax of two
         keep = np.nonzero(scores >= min_score)[0]
