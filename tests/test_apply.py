@@ -162,6 +162,27 @@ def test_only_the_users_face_is_cloaked(deepface, match_model):
     assert both.faces_cloaked == 2
 
 
+def test_a_close_up_is_matched_from_the_reduced_copy(deepface, match_model):
+    from facecloak.cloak import pillow_path
+    from facecloak.faces.image_io import open_image
+
+    enrol_rgb = load_image(deepface / "img21.jpg")
+    user = match_model.embed_faces(enrol_rgb, [one_face(enrol_rgb).landmarks])[0]
+    small = load_image(deepface / "img20.jpg")
+    scale = 3000 / max(small.shape[:2])
+    photo = cv2.resize(small, (round(small.shape[1] * scale), round(small.shape[0] * scale)),
+                       interpolation=cv2.INTER_CUBIC)
+    data = encode(photo, "JPEG", quality=95)
+    img, what = open_image(data)
+    img, _, faces, scales = pillow_path.decode_and_find(img, what, data, get_detector(), 10**9)
+    assert len(faces) == 1 and scales.small.shape[0] < img.height / 2
+    want_flags, want = match_user(load_image(data), faces, user)
+    scales.full = None  # the face is large: its crop must come from the copy alone
+    flags, sims = match_user(scales, faces, user)
+    assert flags == want_flags == [True] and abs(float(sims[0] - want[0])) < 0.02, (sims, want)
+    assert cloak_bytes(data, smooth_mask(), only_user=user).faces_cloaked == 1
+
+
 def test_embedding_of_another_model_is_refused(deepface, match_model):
     data = (deepface / "img21.jpg").read_bytes()
     with pytest.raises(FaceCloakError, match="another model"):

@@ -67,7 +67,7 @@ def test_faces_from_the_reduced_decode_are_detect_s_faces(group):
     want = detector.detect(load_image(data))
     img, what = open_image(data)
     assert pillow_path.takes(img)
-    img, info, got = pillow_path.decode_and_find(img, what, data, detector, 10**9)
+    img, info, got, _ = pillow_path.decode_and_find(img, what, data, detector, 10**9)
     assert info.size == img.size == (group.shape[1], group.shape[0])
     assert len(got) == len(want) == 15
     centres = np.array([f.landmarks.mean(axis=0) for f in got])
@@ -85,7 +85,7 @@ def test_upright_faces_from_a_turned_jpeg(photos_dir):
     exif[0x0112] = 6
     data = jpeg(stored, exif)
     img, what = open_image(data)
-    img, info, faces = pillow_path.decode_and_find(img, what, data, get_detector(), 10**9)
+    img, info, faces, _ = pillow_path.decode_and_find(img, what, data, get_detector(), 10**9)
     assert info.orientation == 6 and img.size == (upright.shape[1], upright.shape[0])
     (want,) = get_detector().detect(load_image(data))
     (face,) = faces
@@ -152,7 +152,7 @@ def test_cloak_and_encode_is_cloak_image_then_encode(photos_dir, group, which):
     data = jpeg(rgb)
     img, what = open_image(data, 10**9)
     detector = get_detector()
-    img, info, faces = pillow_path.decode_and_find(img, what, data, detector, 10**9)
+    img, info, faces, _ = pillow_path.decode_and_find(img, what, data, detector, 10**9)
     select = [i % 3 != 1 for i in range(len(faces))]
     before = img.copy()
     out, fmt, n = pillow_path.cloak_and_encode(img, mask(), faces, select, data, info)

@@ -35,7 +35,7 @@ from ..faces import (
     paste_aligned,
     template,
 )
-from ..faces.align import PixelSource
+from ..faces.align import PixelSource, TwoScales
 from ..faces.image_io import DEFAULT_MAX_PIXELS, load_rgb, open_image
 from . import pillow_path
 from .encode import encode_image_like, encode_like, has_gps, strip_gps_jpeg
@@ -147,7 +147,7 @@ def _load_match_embedder(name: str, providers: tuple[str, ...]):
 
 
 def match_user(
-    rgb: np.ndarray | PixelSource,
+    rgb: np.ndarray | PixelSource | TwoScales,
     faces: Sequence[Face],
     user_embedding: np.ndarray,
     match_model: str = DEFAULT_MATCH_MODEL,
@@ -156,6 +156,8 @@ def match_user(
 ) -> tuple[list[bool], np.ndarray]:
     """Which faces are the user's: (flags, cosine similarity per face).
 
+    rgb: the photo; a `TwoScales` lets a large face's crop come from the copy the
+    faces were found on (`align_face`).
     user_embedding: (D,) embedding of the enrolment face by `match_model`.
     A face matches when its cosine to it is >= `threshold`
     (default `DEFAULT_MATCH_THRESHOLD`, tuned for faceplugin).
@@ -166,8 +168,11 @@ def match_user(
     if not faces:
         return [], np.zeros(0, np.float32)
     embedder = _match_embedder(match_model, device)
-    if isinstance(rgb, PixelSource) and not hasattr(embedder, "align_for"):
-        rgb = rgb[:, :]  # dlib's embedder reads a whole array
+    if not hasattr(embedder, "align_for"):  # dlib's embedder reads a whole array
+        if isinstance(rgb, TwoScales):
+            rgb = rgb.full
+        if isinstance(rgb, PixelSource):
+            rgb = rgb[:, :]
     embs = embedder.embed_faces(rgb, [f.landmarks for f in faces])
     if embs.shape[1] != ref.size:
         raise FaceCloakError(
@@ -212,8 +217,7 @@ def cloak_bytes(
     detector = detector or get_detector(device=device)
     img, what = open_image(data, max_pixels)
     if pillow_path.takes(img):  # RGB: only the faces' regions go through numpy
-        img, info, faces = pillow_path.decode_and_find(img, what, data, detector, max_pixels)
-        pixels = PixelSource(img)
+        img, info, faces, pixels = pillow_path.decode_and_find(img, what, data, detector, max_pixels)
     else:
         pixels, info = load_rgb(img, what, max_pixels)
         img = None

@@ -60,11 +60,14 @@ def takes(img: Image.Image) -> bool:
 
 
 def decode_and_find(img: Image.Image, what: str, data: bytes, detector: FaceDetector,
-                    max_pixels: int) -> tuple[Image.Image, ImageInfo, list[Face]]:
-    """Decode an opened image (`takes` it), upright, and find its faces: (image, info, faces)."""
+                    max_pixels: int) -> tuple[Image.Image, ImageInfo, list[Face], TwoScales]:
+    """Decode an opened image (`takes` it), upright, and find its faces: (image, info, faces,
+    photo), photo the image and the reduced copy the faces were found on, to cut further
+    crops from (the match with the user: a close-up's face is read from the copy)."""
     if img.format not in ("JPEG", "MPO"):
         img, info = load_upright(img, what, max_pixels)
-        return img, info, finish(img, detector, *_find_on_copy(_reduced(img, detector), detector))
+        photo, faces = _find_on_copy(_reduced(img, detector), detector)
+        return img, info, finish(img, detector, photo, faces), photo
     side = _SIDE.get().submit(find_on_draft, data, detector)
     try:
         img, info = load_upright(img, what, max_pixels)
@@ -72,10 +75,10 @@ def decode_and_find(img: Image.Image, what: str, data: bytes, detector: FaceDete
         side.cancel() or side.exception()  # wait for it; the full decode's error is the one to report
         raise
     try:
-        found = side.result()
+        photo, faces = side.result()
     except Exception:  # the reduced decode failed where the full one did not
-        found = _find_on_copy(_reduced(img, detector), detector)
-    return img, info, finish(img, detector, *found)
+        photo, faces = _find_on_copy(_reduced(img, detector), detector)
+    return img, info, finish(img, detector, photo, faces), photo
 
 
 def cloak_image(img: Image.Image, mask: CloakMask, faces: list[Face], select: list[bool] | None) -> int:

@@ -86,12 +86,14 @@ def template(size: int = 112, crop_scale: float = 1.0) -> np.ndarray:
 
 
 def align_face(
-    rgb: np.ndarray, landmarks: np.ndarray, size: int = 112, crop_scale: float = 1.0
+    rgb: np.ndarray | PixelSource | TwoScales, landmarks: np.ndarray, size: int = 112, crop_scale: float = 1.0
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cut the aligned face crop out of a photo.
 
     Args:
-        rgb: (H, W, C) uint8 or float32 photo (any channel order).
+        rgb: (H, W, C) uint8 or float32 photo (any channel order), a
+            `PixelSource`, or a `TwoScales` (the crop comes from its shrunk
+            copy when that is fine enough).
         landmarks: (5, 2) float (x, y) photo pixels, order as `Face.landmarks`.
         size: output side S; the template is scaled by S / 112.
         crop_scale: > 1 zooms out about the crop centre.
@@ -107,6 +109,8 @@ def align_face(
     if lms.shape != (5, 2):
         raise ValueError(f"landmarks must be (5, 2), got {lms.shape}")
     aligned_from_image = estimate_similarity(lms, template(size, crop_scale))
+    if isinstance(rgb, TwoScales):
+        return rgb.warp(aligned_from_image, (size, size)), aligned_from_image
     crop = warp_antialiased(rgb, aligned_from_image, (size, size))
     return crop, aligned_from_image
 
@@ -138,6 +142,32 @@ class PixelSource:
         y0, y1, _ = rows.indices(self.shape[0])
         x0, x1, _ = cols.indices(self.shape[1])
         return np.asarray(self.image.crop((x0, y0, max(x1, x0), max(y1, y0))))
+
+
+class TwoScales:
+    """A photo and the shrunk copy detection ran on, to cut crops from.
+
+    full: the photo, as an array or as a `PixelSource` that reads it a region
+    at a time (a decoded Pillow image, never copied whole); None while only
+    `FaceDetector.find` runs, which needs the copy alone.
+
+    `warp` cuts a crop from the copy when the crop's scale is no finer than
+    the copy's, so that a 12-megapixel photo is not shrunk again for every
+    landmark crop (tens of ms), and from the photo otherwise. The copy is an
+    area average of the photo, so the crop is the same up to resampling.
+    """
+
+    def __init__(self, full: np.ndarray | PixelSource | None, small: np.ndarray, fx: float, fy: float) -> None:
+        self.full, self.small, self.fx, self.fy = full, small, fx, fy
+        # copy pixel p -> photo pixel (p + 0.5) * f - 0.5, as a matrix
+        self._full_from_small = np.array([[fx, 0, 0.5 * fx - 0.5], [0, fy, 0.5 * fy - 0.5]])
+        self._factor = max(fx, fy)
+
+    def warp(self, crop_from_image: np.ndarray, out_size: tuple[int, int]) -> np.ndarray:
+        """`warp_antialiased` of the photo by ``crop_from_image`` (photo pixels to crop pixels)."""
+        if self._factor > 1 and affine_scale(crop_from_image) * self._factor <= 1:
+            return warp_antialiased(self.small, compose_affine(crop_from_image, self._full_from_small), out_size)
+        return warp_antialiased(self.full, crop_from_image, out_size)
 
 
 def warp_antialiased(

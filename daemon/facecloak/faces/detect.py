@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from ..errors import UnknownModelError
-from .align import PixelSource, affine_scale, compose_affine, shrink_area, warp_antialiased
+from .align import TwoScales, shrink_area
 
 #: Found on the photos in tests/test_detect.py: every face counted there, one
 #: face per portrait, none in the non-face photos (the husky's face only with
@@ -164,32 +164,6 @@ class FaceDetector(ABC):
     def _refine(self, photo: TwoScales, faces: list[Face]) -> list[Face]:
         """Optionally improve faces (in full-resolution pixels) using the photo."""
         return faces
-
-
-class TwoScales:
-    """A photo and the shrunk copy detection ran on, to cut crops from.
-
-    full: the photo, as an array or as a `PixelSource` that reads it a region
-    at a time (a decoded Pillow image, never copied whole); None while only
-    `FaceDetector.find` runs, which needs the copy alone.
-
-    `warp` cuts a crop from the copy when the crop's scale is no finer than
-    the copy's, so that a 12-megapixel photo is not shrunk again for every
-    landmark crop (tens of ms), and from the photo otherwise. The copy is an
-    area average of the photo, so the crop is the same up to resampling.
-    """
-
-    def __init__(self, full: np.ndarray | PixelSource | None, small: np.ndarray, fx: float, fy: float) -> None:
-        self.full, self.small, self.fx, self.fy = full, small, fx, fy
-        # copy pixel p -> photo pixel (p + 0.5) * f - 0.5, as a matrix
-        self._full_from_small = np.array([[fx, 0, 0.5 * fx - 0.5], [0, fy, 0.5 * fy - 0.5]])
-        self._factor = max(fx, fy)
-
-    def warp(self, crop_from_image: np.ndarray, out_size: tuple[int, int]) -> np.ndarray:
-        """`warp_antialiased` of the photo by ``crop_from_image`` (photo pixels to crop pixels)."""
-        if self._factor > 1 and affine_scale(crop_from_image) * self._factor <= 1:
-            return warp_antialiased(self.small, compose_affine(crop_from_image, self._full_from_small), out_size)
-        return warp_antialiased(self.full, crop_from_image, out_size)
 
 
 class _Stages:
