@@ -234,6 +234,22 @@ def test_faces_are_yunet_faces(detector, photo, photos_dir):
 
 @shared
 @models
+@pytest.mark.parametrize("photo", ["George_W_Bush_0004", "Salma_Hayek_0006", "Pervez_Musharraf_0006",
+                                   "James_Kelly_0002"])
+def test_turned_faces_get_their_landmarks_on_the_face(photo, lfw):
+    """Three-quarter views on which rfb's landmarks, fitted from the RFB box, fell on a
+    cheek or an ear (0.5-0.95 eye distances from YuNet's; benchmarks/landmarks): from
+    dlib's HOG box they land where YuNet's and dlib's do."""
+    path = lfw / "images" / photo.rsplit("_", 1)[0] / f"{photo}.jpg"
+    (ref,) = found("yunet", path)
+    eyes = np.linalg.norm(ref.landmarks[1] - ref.landmarks[0])
+    for detector in ("rfb", "dlib"):
+        (face,) = found(detector, path)
+        assert np.linalg.norm(face.landmarks - ref.landmarks, axis=1).mean() < 0.25 * eyes, detector
+
+
+@shared
+@models
 @pytest.mark.parametrize("detector,photo", [
     case(d, p, {}) for d in DETECTED
     for p in ["background.jpg", "banana.jpg", "car.jpeg", "chelsea.png", "coffee.png",

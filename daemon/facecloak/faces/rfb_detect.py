@@ -27,10 +27,17 @@ and checked on 262 others (shared/data/photos/deepface and 200 LFW photos,
 306 faces YuNet finds): 9 of those missed (cut by the frame or blurred in
 the background; dlib HOG misses 33), 2 false faces (letters, a statue).
 
-Landmarks: dlib's 68-point predictor on the full-resolution photo, from the
-box an upright dlib HOG detection would have (a square 1.13 times the RFB
-box width around its centre: the median over 134 faces both find) and on a
-crop turned by the roll faceplugin's landmark CNN sees (`_landmarks_at`).
+Landmarks: dlib's 68-point predictor on the full-resolution photo, on a
+crop turned by the roll faceplugin's landmark CNN sees, from the box an
+upright dlib HOG detection would have (a square 1.13 times the RFB box width
+around its centre: the median over 134 faces both find) or, for a face the
+CNN sees turned sideways, from the box dlib's HOG detector itself gives it
+on that crop (`_landmarks_at`). From the RFB-derived box alone, the points
+of three-quarter views fell on a cheek or an ear: in benchmarks/landmarks,
+47 of 514 faces ended more than 0.25 eye distances from YuNet's points and
+25 more than 0.5; with the HOG box for turned faces 31 and 14 (the rest
+mostly faces cut by the frame or blurred in the background), 17 faces
+closer by more than 0.1 and none farther.
 """
 
 from __future__ import annotations
@@ -38,13 +45,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import cv2
+import dlib
 import numpy as np
 import onnxruntime as ort
 
 from ..device import ort_providers, ort_session_options, usable_cpus
 from ..models.store import model_file
 from ..pools import ProcessLocalPool
-from .align import shrink_area
+from .align import invert_affine, shrink_area
 from .detect import Face, TwoScales
 from .dlib_detect import DlibDetector, five_from_68
 from .yunet_detect import nms
@@ -59,6 +67,13 @@ _HOG_SIDE = 1.13  # dlib HOG box side / RFB box width (median over faces both fi
 _HOG_DY = 0.015  # HOG box centre below the RFB box centre, in RFB box heights
 _LEFT_EYE, _RIGHT_EYE = slice(36, 42), slice(42, 48)  # iBUG 68-point numbering, 0-based
 _MAX_ROLL = 10.0  # degrees between a fit's eye line and its crop's before a re-fit
+_HOG_FACE_PX = 100.0  # RFB box width on the crop dlib's HOG detector sees (`_hog_box`) ...
+_HOG_CROP = 1.8  # ... and that crop's side, in those widths
+_NOSE_TIP, _OUTER_CORNERS = 30, (36, 45)
+#: A face the landmark CNN sees turned by more than this (`_pose_guess`'s yaw) gets
+#: its landmarks' box from dlib's HOG detector; the faces whose landmarks that
+#: corrected in benchmarks/landmarks were all turned by 0.19 or more.
+_TURNED = 0.1
 _ROLL_PASSES = 2
 
 
@@ -206,7 +221,8 @@ class RfbDetector(DlibDetector):
         super().__init__(detect_size=detect_size, landmark_size=landmark_size)
         self.name = "rfb"
         self.providers = tuple(providers or ort_providers("auto"))
-        self._hog = None  # only dlib's landmark predictor is used
+        self._hog = None  # detection is RFB's; dlib's HOG only places the landmarks' box (`_hog_box`)
+        self._hog_detector = dlib.get_frontal_face_detector()
         self.candidate_threshold = candidate_threshold
         self.support_threshold = support_threshold
         self.min_support = min_support
@@ -354,16 +370,23 @@ class RfbDetector(DlibDetector):
         from it: started upright on a face tilted 40 degrees it returns an
         upright face (person-lauren.jpg). So the first fit runs on a crop
         already turned by the roll that faceplugin's landmark CNN sees
-        (`_roll_guess`), in the box an upright HOG detection would have; then,
-        as in `DlibDetector._landmarks`, the fit is repeated on a crop turned
-        by its own roll, in the box a HOG detection would have around its
-        points, while that roll differs from the crop's by more than
-        `_MAX_ROLL` degrees.
+        (`_pose_guess`); for a face the CNN sees turned sideways (yaw over
+        `_TURNED`), in the box dlib's HOG detector gives it on that crop
+        (`_hog_box`; the box the predictor was trained from), and otherwise,
+        or where HOG does not find it (a profile), in the box an upright HOG
+        detection would have around the RFB box. Then, as in `DlibDetector._landmarks`,
+        the fit is repeated on a crop turned by its own roll, in the box a HOG
+        detection would have around its points, while that roll differs from
+        the crop's by more than `_MAX_ROLL` degrees.
         """
         x0, y0, x1, y1 = box
-        side = _HOG_SIDE * (x1 - x0)
-        centre = ((x0 + x1) / 2, (y0 + y1) / 2 + _HOG_DY * (y1 - y0))
-        used = self._roll_guess(photo, box)
+        used, yaw = self._pose_guess(photo, box)
+        found = self._hog_box(photo, box, used) if abs(yaw) > _TURNED else None
+        if found is None:
+            side = _HOG_SIDE * (x1 - x0)
+            centre = ((x0 + x1) / 2, (y0 + y1) / 2 + _HOG_DY * (y1 - y0))
+        else:
+            centre, side = found
         pts = self._predict(photo, centre, (side, side), min(1.0, self.landmark_size / side), used)
         for _ in range(_ROLL_PASSES):
             eyes = pts[_RIGHT_EYE].mean(axis=0) - pts[_LEFT_EYE].mean(axis=0)
@@ -379,12 +402,44 @@ class RfbDetector(DlibDetector):
                                 min(1.0, self.landmark_size / side), used)
         return five_from_68(pts)
 
-    def _roll_guess(self, photo: TwoScales, box: tuple[float, float, float, float]) -> float:
-        """Eye-line angle (degrees, image y down) from faceplugin's 68-point CNN.
+    def _hog_box(self, photo: TwoScales, box: tuple[float, float, float, float],
+                 roll: float) -> tuple[tuple[float, float], float] | None:
+        """(centre, side) in photo pixels of dlib's HOG detection of the face in `box`, on a
+        crop turned by `roll` degrees where the box is `_HOG_FACE_PX` wide; None when HOG
+        finds no face whose centre is within 0.3 box widths of the box's.
+
+        The RFB box of a turned face reaches further over the far side of the
+        head than a HOG box, and the predictor, started from it, put the points
+        on a cheek or an ear (benchmarks/landmarks)."""
+        x0, y0, x1, y1 = box
+        scale = _HOG_FACE_PX / max(x1 - x0, 1.0)
+        side = int(np.ceil(_HOG_CROP * _HOG_FACE_PX))
+        mid = (side - 1) / 2
+        centre = ((x0 + x1) / 2, (y0 + y1) / 2)
+        crop_from_image = cv2.getRotationMatrix2D(centre, roll, scale)
+        crop_from_image[:, 2] += np.array([mid - centre[0], mid - centre[1]])
+        crop = np.ascontiguousarray(photo.warp(crop_from_image, (side, side)))
+        rects, scores, _ = self._hog_detector.run(crop, 0, 0.0)
+        best = None
+        for rect, score in zip(rects, scores, strict=True):
+            at = np.array([(rect.left() + rect.right()) / 2, (rect.top() + rect.bottom()) / 2])
+            if np.linalg.norm(at - mid) < 0.3 * _HOG_FACE_PX and (best is None or score > best[2]):
+                best = (at, rect.right() - rect.left(), score)
+        if best is None:
+            return None
+        image_from_crop = invert_affine(crop_from_image)
+        at = image_from_crop[:, :2] @ best[0] + image_from_crop[:, 2]
+        return (float(at[0]), float(at[1])), best[1] / scale
+
+    def _pose_guess(self, photo: TwoScales, box: tuple[float, float, float, float]) -> tuple[float, float]:
+        """(roll, yaw) from faceplugin's 68-point CNN: the eye line's angle (degrees,
+        image y down) and how far the face is turned, the nose tip's offset from the
+        middle of the outer eye corners in their distances (0 frontal, ~0.2-0.5 at
+        three-quarter views).
 
         Its input (fr_landmark.js): the square of side = box height around
         the box centre, 64x64 grey, / 256; output: 68 (x, y) in [0, 1] of that
-        square. Only the angle is used: the points themselves are coarse."""
+        square. Only these two numbers are used: the points themselves are coarse."""
         x0, y0, x1, y1 = box
         side = max(y1 - y0, 1.0)
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
@@ -394,7 +449,11 @@ class RfbDetector(DlibDetector):
         grey = cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_RGB2GRAY).astype(np.float32) / 256.0
         pts = self._landmark_net.run(None, {"input": grey[None, None]})[0].reshape(68, 2)
         eyes = pts[_RIGHT_EYE].mean(axis=0) - pts[_LEFT_EYE].mean(axis=0)
-        return float(np.degrees(np.arctan2(eyes[1], eyes[0])))
+        corners = pts[_OUTER_CORNERS[1]] - pts[_OUTER_CORNERS[0]]
+        along = corners / max(float(np.linalg.norm(corners)), 1e-6)
+        yaw = float((pts[_NOSE_TIP] - pts[list(_OUTER_CORNERS)].mean(axis=0)) @ along) / max(
+            float(np.linalg.norm(corners)), 1e-6)
+        return float(np.degrees(np.arctan2(eyes[1], eyes[0]))), yaw
 
 
 def _part_of(box: np.ndarray, faces: np.ndarray, inside_fraction: float) -> bool:
