@@ -13,6 +13,7 @@ from facecloak.cloak.apply import (
     aligned_from_landmarks,
     cloak_array,
     cloak_bytes,
+    match_model_for,
     match_user,
 )
 from facecloak.cloak.encode import clean_exif, has_gps, strip_gps_jpeg, webp_is_lossless
@@ -181,6 +182,15 @@ def test_a_close_up_is_matched_from_the_reduced_copy(deepface, match_model):
     flags, sims = match_user(scales, faces, user)
     assert flags == want_flags == [True] and abs(float(sims[0] - want[0])) < 0.02, (sims, want)
     assert cloak_bytes(data, smooth_mask(), only_user=user).faces_cloaked == 1
+
+
+def test_a_profile_is_matched_with_the_preferred_model_it_holds():
+    emb = np.ones(4, np.float32)
+    assert match_model_for({"faceplugin": emb, DEFAULT_MATCH_MODEL: emb, "facenet-casia": emb}) == DEFAULT_MATCH_MODEL
+    assert match_model_for({"faceplugin": emb, "facenet-casia": emb}) == "faceplugin"  # an older profile
+    assert match_model_for({"facenet-casia": emb}) is None
+    with pytest.raises(FaceCloakError, match="no match threshold"):
+        match_user(np.zeros((8, 8, 3), np.uint8), [Face((0, 0, 4, 4), np.zeros((5, 2)), 1.0)], emb, "facenet-casia")
 
 
 def test_embedding_of_another_model_is_refused(deepface, match_model):

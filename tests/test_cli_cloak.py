@@ -9,6 +9,7 @@ from PIL import Image
 from facecloak import paths
 from facecloak.cli import main
 from facecloak.cloak.mask import CloakMask
+from facecloak.cloak.apply import DEFAULT_MATCH_MODEL, match_model_for
 from facecloak.cli_cloak import profile_store
 from facecloak.errors import FaceCloakError
 from facecloak.faces import get_detector, load_image
@@ -27,7 +28,8 @@ def home(tmp_path, monkeypatch, memory_keyring):
 
 @pytest.fixture
 def profile(home, photos_dir):
-    """Profile "me": a random in-budget mask, embedding of img21's face."""
+    """Profile "me": a random in-budget mask, faceplugin's embedding of img21's face and no
+    other (a profile enrolled while faceplugin was the match model: --only-me matches with it)."""
     try:
         from facecloak.models.fr import load_embedder
 
@@ -147,6 +149,7 @@ def test_enrol_end_to_end(home, photos_dir, tmp_path, capsys):
     assert "saved to" in out and "enrolment took" in out
     profile = profile_store().load("me")
     assert profile.mask.linf > 0 and "faceplugin" in profile.embeddings
+    assert match_model_for(profile.embeddings) == DEFAULT_MATCH_MODEL
     assert main(args) == 2  # the name is taken
     assert "--replace" in capsys.readouterr().err
 

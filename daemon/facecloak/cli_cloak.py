@@ -162,25 +162,26 @@ def _umask() -> int:
     return mask
 
 
-def _user_embedding(profile, only_me: bool):
-    from .cloak.apply import DEFAULT_MATCH_MODEL
+def _user_embedding(profile, only_me: bool) -> tuple[str | None, np.ndarray | None]:
+    """(match model, the user's embedding by it) for --only-me; (None, None) without it."""
+    from .cloak.apply import MATCH_THRESHOLDS, match_model_for
 
     if not only_me:
-        return None
-    emb = profile.embeddings.get(DEFAULT_MATCH_MODEL)
-    if emb is None:
-        raise FaceCloakError(f"profile {profile.name!r} holds no {DEFAULT_MATCH_MODEL} embedding, "
-                             "which --only-me needs to recognise you; enrol again")
-    return emb
+        return None, None
+    model = match_model_for(profile.embeddings)
+    if model is None:
+        raise FaceCloakError(f"profile {profile.name!r} holds no embedding of a match model "
+                             f"({', '.join(MATCH_THRESHOLDS)}), which --only-me needs to recognise you; enrol again")
+    return model, profile.embeddings[model]
 
 
 def cmd_cloak(args) -> int:
     """Cloak photos (files or whole folders) with a profile's mask."""
-    from .cloak.apply import cloak_bytes
+    from .cloak.apply import DEFAULT_MATCH_MODEL, cloak_bytes
     from .faces import get_detector
 
     profile = profile_store().load(args.profile)
-    user = _user_embedding(profile, args.only_me)
+    model, user = _user_embedding(profile, args.only_me)
     photos = find_images(args.paths)
     if not photos:
         raise FaceCloakError("no JPEG, PNG or WebP photos found in " + ", ".join(args.paths))
@@ -191,8 +192,8 @@ def cmd_cloak(args) -> int:
     for photo, base in tqdm(photos, desc="cloaking", unit="photo", file=sys.stderr):
         try:
             result = cloak_bytes(photo.read_bytes(), profile.mask, detector=detector, only_user=user,
-                                 match_threshold=args.match_threshold, strip_gps=not args.keep_gps,
-                                 device=args.device)
+                                 match_model=model or DEFAULT_MATCH_MODEL, match_threshold=args.match_threshold,
+                                 strip_gps=not args.keep_gps, device=args.device)
             write_atomic(output_path(photo, base, out_dir, result.format), result.data)
         except (FaceCloakError, OSError) as exc:
             summary.failures.append((photo, getattr(exc, "strerror", None) or str(exc)))
@@ -218,12 +219,12 @@ def cmd_preview(args) -> int:
     from .faces import crop_footprint, get_detector, load_image
 
     profile = profile_store().load(args.profile)
-    user = _user_embedding(profile, args.only_me)
+    model, user = _user_embedding(profile, args.only_me)
     rgb = load_image(args.photo)
     faces = get_detector(args.detector).detect(rgb)
     if not faces:
         raise FaceCloakError(f"no face found in {args.photo}: nothing to preview")
-    select = match_user(rgb, faces, user)[0] if user is not None else [True] * len(faces)
+    select = match_user(rgb, faces, user, model)[0] if user is not None else [True] * len(faces)
     if not any(select):
         raise FaceCloakError(f"none of the {len(faces)} face(s) in {args.photo} is you: nothing to preview")
     cloaked, _ = cloak_array(rgb, profile.mask, faces, select)
@@ -303,7 +304,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="cloak only faces recognised as yours; leave other people's faces untouched")
     p.add_argument("--match-threshold", type=float, metavar="T",
                    help="with --only-me: cosine similarity at which a face counts as yours "
-                        "(default 0.30; lower cloaks more faces)")
+                        "(default: the match model's own, 0.41 for mobilefacenet; lower cloaks more faces)")
     p.add_argument("--keep-gps", action="store_true",
                    help="keep GPS location in the photos' metadata (removed by default)")
     add_detector_option(p)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,22 +41,31 @@ from . import pillow_path
 from .encode import encode_image_like, encode_like, has_gps, strip_gps_jpeg
 from .mask import SIZE, CloakMask
 
-#: FR model that tells the user's faces from other people's (`only_user`).
-DEFAULT_MATCH_MODEL = "faceplugin"
+#: FR models that tell the user's faces from other people's (`only_user`), the
+#: preferred first, each with the cosine at or above which a face counts as the
+#: user's. The two mistakes do not cost the same: a missed face of the user
+#: stays searchable, while a stranger's face cloaked by mistake only gets an
+#: invisible perturbation fitted to someone else. So each threshold sits below
+#: its model's FAR = 1e-3 point, where 0.27% of impostor pairs pass (a group
+#: photo of 20 strangers has about a 5% chance of one false match). On the
+#: photos of LFW folds 1-4 (1,200 genuine pairs, 4.7 M impostor pairs, the
+#: default detector's landmarks; benchmarks/match-model):
+#:     mobilefacenet, cosine >= 0.41: 98.1% of genuine pairs, 0.27% of impostor
+#:         pairs (at FAR 1e-3, 0.451: 96.9%); 7 ms a face, 89 ms for 15
+#:     faceplugin, >= 0.30: 97.3%, 0.27% (at FAR 1e-3, 0.336: 96.7%); 13 ms a
+#:         face, 163 ms for 15
+#: so mobilefacenet is the match model. Profiles enrolled before it was hold
+#: faceplugin's embedding, and those enrolled with other surrogates may hold
+#: only that one: `match_model_for` picks what a profile can be matched with.
+MATCH_THRESHOLDS = {"mobilefacenet": 0.41, "faceplugin": 0.30}
+DEFAULT_MATCH_MODEL = "mobilefacenet"
+DEFAULT_MATCH_THRESHOLD = MATCH_THRESHOLDS[DEFAULT_MATCH_MODEL]
 
-#: Cosine similarity at or above which a face counts as the user's.
-#: faceplugin's threshold at FAR = 1e-3 on LFW pairs is 0.354. The two
-#: mistakes do not cost the same: a missed face of the user stays searchable,
-#: while a stranger's face cloaked by mistake only gets an invisible
-#: perturbation fitted to someone else. So the threshold sits below the
-#: FAR = 1e-3 point. On LFW folds 1-4 (1,200 genuine pairs; 4.7 M impostor
-#: pairs among their 3,074 photos; dlib landmarks), cosine >= t gives:
-#:     t = 0.354: 95.4% of genuine pairs match, 0.06% of impostor pairs
-#:     t = 0.30:  96.7%,                         0.27%
-#:     t = 0.25:  97.7%,                         0.93%
-#: 0.30 misses a quarter fewer of the user's faces than 0.354 while a group
-#: photo of 20 strangers still has about a 5% chance of one false match.
-DEFAULT_MATCH_THRESHOLD = 0.30
+
+def match_model_for(embeddings: Mapping[str, np.ndarray]) -> str | None:
+    """The preferred match model (`MATCH_THRESHOLDS`) that `embeddings` (a profile's,
+    by model name) holds the user's embedding for; None if it holds none."""
+    return next((name for name in MATCH_THRESHOLDS if name in embeddings), None)
 
 
 @dataclass(frozen=True)
@@ -160,10 +169,13 @@ def match_user(
     faces were found on (`align_face`).
     user_embedding: (D,) embedding of the enrolment face by `match_model`.
     A face matches when its cosine to it is >= `threshold`
-    (default `DEFAULT_MATCH_THRESHOLD`, tuned for faceplugin).
+    (default: the model's own, `MATCH_THRESHOLDS`).
     device: where `match_model` runs ("auto" | "cpu" | "cuda").
     """
-    thr = DEFAULT_MATCH_THRESHOLD if threshold is None else float(threshold)
+    if threshold is None and match_model not in MATCH_THRESHOLDS:
+        raise FaceCloakError(f"no match threshold known for {match_model!r}: give one "
+                             f"(known: {', '.join(MATCH_THRESHOLDS)})")
+    thr = MATCH_THRESHOLDS[match_model] if threshold is None else float(threshold)
     ref = np.asarray(user_embedding, dtype=np.float32).reshape(-1)
     if not faces:
         return [], np.zeros(0, np.float32)

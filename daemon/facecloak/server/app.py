@@ -177,16 +177,17 @@ async def cloak(request: web.Request) -> web.Response:
     gps = request.query.get("gps", "strip" if settings["strip_gps"] else "keep")
     if gps not in ("strip", "keep"):
         raise ApiError(400, "bad_request", "gps must be 'strip' or 'keep'")
-    embedding = None
+    embedding = model = None
     if only_user:
-        from ..cloak.apply import DEFAULT_MATCH_MODEL
+        from ..cloak.apply import match_model_for
 
-        embedding = profile.embeddings.get(DEFAULT_MATCH_MODEL)
-        if embedding is None:
+        model = match_model_for(profile.embeddings)
+        if model is None:
             raise ApiError(409, "no_profile", f"profile {name!r} cannot recognise you (enrol again), "
                                               "or cloak every face with only_user=0")
+        embedding = profile.embeddings[model]
     result = await _in_worker(daemon, workers.cloak, data, profile.mask.to_bytes(), embedding,
-                              gps == "strip", daemon.config.max_pixels)
+                              gps == "strip", daemon.config.max_pixels, model)
     headers = {"X-FaceCloak-Faces-Found": str(result["faces_found"]),
                "X-FaceCloak-Faces-Cloaked": str(result["faces_cloaked"]),
                "X-FaceCloak-Changed": "1" if result["faces_cloaked"] else "0",

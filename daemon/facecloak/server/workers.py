@@ -86,13 +86,16 @@ def check_enrolment_photo(data: bytes, max_pixels: int) -> dict:
 
 
 def cloak(data: bytes, mask_bytes: bytes, user_embedding: np.ndarray | None, strip_gps: bool,
-          max_pixels: int) -> dict:
-    from ..cloak.apply import cloak_bytes
+          max_pixels: int, match_model: str | None = None) -> dict:
+    """`cloak_bytes`; `user_embedding` (only the user's faces) is `match_model`'s
+    (default `DEFAULT_MATCH_MODEL`)."""
+    from ..cloak.apply import DEFAULT_MATCH_MODEL, cloak_bytes
     from ..cloak.mask import CloakMask
 
     mask = _mask(mask_bytes)
     assert isinstance(mask, CloakMask)
-    result = cloak_bytes(data, mask, only_user=user_embedding, strip_gps=strip_gps, max_pixels=max_pixels)
+    result = cloak_bytes(data, mask, only_user=user_embedding, match_model=match_model or DEFAULT_MATCH_MODEL,
+                         strip_gps=strip_gps, max_pixels=max_pixels)
     return {"data": result.data, "format": result.format, "faces_found": result.faces_found,
             "faces_cloaked": result.faces_cloaked, "ms": result.ms}
 
