@@ -183,10 +183,12 @@ def test_tiny_end_to_end_run(lfw, tmp_path):
     doc = privacy.run(tmp_path / "out", users=["Ian_Thorpe", "Jason_Kidd"], distractors=50,
                       methods=["none", "uniform"], models=models, variants=["uploaded", "jpeg75"],
                       latency=False, plots=False, cache_dir=tmp_path / "cache", progress=False,
-                      thresholds=tmp_path / "absent.json")
+                      thresholds=tmp_path / "absent.json", tool_detector="rfb")
     on_disk = json.loads((tmp_path / "out" / "results.json").read_text())
     assert on_disk["protocol"] == doc["protocol"]
-    assert (tmp_path / "out" / "report.md").read_text().startswith("# Privacy benchmark")
+    assert (doc["protocol"]["detector"], doc["protocol"]["tool_detector"]) == ("dlib", "rfb")
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert report.startswith("# Privacy benchmark") and "Detector `dlib` (the tool's: `rfb`)" in report
     per_probe = np.load(tmp_path / "out" / "per_probe.npz")
     assert len(per_probe["probe_keys"]) == 10
 

@@ -144,7 +144,7 @@ class Context:
     embedders: dict
     clean: CleanPhotos
     realistic: RealisticEmbedder
-    detector: str
+    detector: str  # the tool's: the face it cloaks in each probe (the scorers' is `realistic`'s)
     variants: tuple[str, ...]
     idealised: bool
     thresholds: dict[str, float | None]
@@ -346,6 +346,7 @@ def run(out_dir: Path | str, *, users: int | Sequence[str] | None = None, quick:
         variants: Sequence[str] | None = None, idealised: bool = True, latency: bool = True,
         plots: bool = False, seed: int = 0, lfw: str | Path | None = None,
         thresholds: str | Path | None = None, cache_dir: str | Path | None = None, detector: str = "dlib",
+        tool_detector: str | None = None,
         sweep_values: dict | None = None, progress: bool = True, args: dict | None = None,
         device: str = "auto", part: tuple[int, int] | None = None, join: Sequence[Path] | None = None,
         lookalike_pool: int = 0) -> dict:
@@ -356,6 +357,9 @@ def run(out_dir: Path | str, *, users: int | Sequence[str] | None = None, quick:
     part: (I, N): run only part I of N of the users and write what a later
         ``join`` needs instead of a report (`privacy_parts`); no latency, plots.
     join: the folders of every part of this run: score them as one run.
+    detector: finds the faces the FR models embed (clean gallery, cloaked probes).
+    tool_detector: finds the face the tool cloaks in each photo (default: ``detector``;
+        the product's own is `DEFAULT_DETECTOR`).
     lookalike_pool: FaceCloak's look-alikes come from this many LFW identities
         outside the protocol (`lookalike_pool`); 0 = none, as without an
         installed pool. The product's own pool is never used here.
@@ -407,7 +411,7 @@ def run(out_dir: Path | str, *, users: int | Sequence[str] | None = None, quick:
     sample = load_image(photo_path(root, *proto.users[0].probes[0]))
     ctx = Context(root, proto, models, embedders, clean,
                   RealisticEmbedder(embedders, detector, clean.median_landmarks, sample.shape[:2]),
-                  detector, variants, idealised, thr)
+                  tool_detector or detector, variants, idealised, thr)
 
     if lookalike_pool and not join:  # FaceCloak's look-alikes: outside identities only
         from .lookalike_pool import benchmark_pool
@@ -422,7 +426,7 @@ def run(out_dir: Path | str, *, users: int | Sequence[str] | None = None, quick:
         timings["lookalike_pool"] = time.perf_counter() - start
 
     protocol_doc = {**proto.describe(), "variants": list(variants), "idealised": idealised,
-                    "detector": detector, "clean_photos": len(clean_keys),
+                    "detector": detector, "tool_detector": tool_detector or detector, "clean_photos": len(clean_keys),
                     "clean_detector_misses": int(np.sum(~clean.detected)),
                     "headline": "uploaded (realistic: paste, JPEG q95 4:4:4, each model re-detects)"}
     meta = run_metadata(benchmark="privacy", seed=seed, strength=strength, detector=detector,

@@ -25,6 +25,7 @@ def cmd_bench_privacy(args: argparse.Namespace) -> int:
         methods=args.methods, strength=args.strength, overrides=overrides or None, models=args.models,
         variants=args.variants, idealised=not args.no_idealised, latency=not args.no_latency,
         plots=args.plots, seed=args.seed, lfw=args.lfw, thresholds=args.thresholds, detector=args.detector,
+        tool_detector=args.tool_detector,
         device=args.device, args={k: v for k, v in vars(args).items() if k != "func"},
         part=part, join=[Path(d) for d in args.join] if args.join else None, lookalike_pool=args.lookalike_pool)
     if part is not None:
@@ -108,6 +109,11 @@ def register(bench_subparsers) -> argparse.ArgumentParser:
     q.add_argument("--thresholds", help="lfw-accuracy results.json with FAR=1e-3 thresholds "
                    "(default benchmarks/lfw-accuracy/results.json; computed from LFW when absent)")
     add_detector_option(q)
+    from ..faces.detect import DETECTORS
+
+    q.add_argument("--tool-detector", choices=sorted(DETECTORS),
+                   help="the detector that finds the face the tool cloaks in each photo (default: --detector; "
+                        "the product's own is rfb)")
     add_device_option(q, "the optimisation and the FR models")
     q.add_argument("--part", metavar="I/N",
                    help="run only users I, I+N, I+2N, ... of this run and keep what --join needs (no report)")

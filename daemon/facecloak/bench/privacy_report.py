@@ -148,7 +148,8 @@ def markdown(doc: dict) -> str:
         f"{proto['enrolment']}; {proto['n_probes']} probes ({proto['probes']}); gallery of "
         f"{proto['gallery_size']} clean photos = {proto['own_gallery_photos']} of the users ({proto['own_gallery']}) "
         f"+ {proto['distractors']} distractors (of {proto['distractor_pool']} photos of other identities). "
-        f"Detector `{proto['detector']}`; {proto['clean_detector_misses']} of {proto['clean_photos']} clean photos "
+        f"Detector `{proto['detector']}` (the tool's: `{proto.get('tool_detector', proto['detector'])}`); "
+        f"{proto['clean_detector_misses']} of {proto['clean_photos']} clean photos "
         "had no detected face and used the gallery's median landmarks.",
         "",
         "**Scoring.** Headline = *realistic*: the tool pastes the mask into the face nearest the photo centre, "
