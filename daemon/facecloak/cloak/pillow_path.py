@@ -5,10 +5,11 @@
 
 * The faces are found on a reduced copy. For a JPEG the copy is decoded on
   its own, in a second thread, by libjpeg's scaled IDCT (Pillow's `draft`:
-  1/2, 1/4 or 1/8 of the size, the smallest still at least the detector's
-  `detect_size`), and `FaceDetector.find` runs on it while the calling
-  thread decodes the full photo; other formats are decoded once and reduced
-  by Pillow's box filter (`Image.reduce`). Either way a copy pixel is the
+  1/2, 1/4 or 1/8 of the size: the detector's `copy_factor` when it gives
+  one, else the smallest still at least its `detect_size`), and
+  `FaceDetector.find` runs on it while the calling thread decodes the full
+  photo; other formats are decoded once and reduced by Pillow's box filter
+  (`Image.reduce`). Either way a copy pixel is the
   mean of an s x s block of the photo, so faces map back exactly
   (``(p + 0.5) * s - 0.5``; off by under one pixel where EXIF orientation
   flips a side that is not a multiple of s).
@@ -174,14 +175,17 @@ def _cloaked_band(img: Image.Image, mask: CloakMask, aligned_from_image: np.ndar
 
 
 def find_on_draft(data: bytes, detector: FaceDetector) -> tuple[TwoScales, list[Face]]:
-    """Decode a JPEG reduced by libjpeg (1/2, 1/4, 1/8: the smallest no smaller than the
-    detection copy), upright, and find faces on it."""
+    """Decode a JPEG reduced by libjpeg (1/2, 1/4, 1/8: the detector's `copy_factor`, or
+    else the smallest no smaller than the detection copy), upright, and find faces on it."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         img = Image.open(io.BytesIO(data))
         width, height = img.size
+        k = detector.copy_factor(max(width, height))
         f = detector.detect_size / max(width, height)
-        if f < 0.5:
+        if k > 1:  # Pillow takes the largest power of 2 that leaves at least the size asked
+            img.draft("RGB", (width // k, height // k))
+        elif f < 0.5:
             img.draft("RGB", (int(np.ceil(width * f)), int(np.ceil(height * f))))
         img.load()
         block = round(width / img.size[0])
@@ -190,14 +194,17 @@ def find_on_draft(data: bytes, detector: FaceDetector) -> tuple[TwoScales, list[
 
 
 def _reduced(img: Image.Image, detector: FaceDetector) -> tuple[np.ndarray, int]:
-    """(the image reduced by a whole factor to no less than the detection copy, the factor)."""
-    block = max(1, int(max(img.size) // detector.detect_size))
+    """(the image reduced by the detector's `copy_factor`, or else by a whole factor to no
+    less than the detection copy; the factor)."""
+    block = detector.copy_factor(max(img.size))
+    if block == 1:
+        block = max(1, int(max(img.size) // detector.detect_size))
     return np.asarray(img.reduce(block) if block > 1 else img), block
 
 
 def _find_on_copy(copy: tuple[np.ndarray, int], detector: FaceDetector) -> tuple[TwoScales, list[Face]]:
     reduced, block = copy
-    small, fx, fy = detector.shrink(reduced)
+    small, fx, fy = detector.shrink(reduced, reduced=block > 1)
     photo = TwoScales(None, small, fx * block, fy * block)
     return photo, detector.find(photo)
 

@@ -5,8 +5,10 @@
     ((412.0, 230.5, 618.2, 480.9), (5, 2))
 
 Every detector finds faces on a copy of the photo shrunk to a fixed long
-side (`detect_size`), then maps boxes and landmarks back to full-resolution
-pixels, so a 12-megapixel photo costs about what a 1-megapixel one does.
+side (`detect_size`; a large photo's copy may be smaller, see
+`FaceDetector.copy_factor`), then maps boxes and landmarks back to
+full-resolution pixels, so a 12-megapixel photo costs about what a
+1-megapixel one does.
 """
 
 from __future__ import annotations
@@ -93,8 +95,14 @@ class FaceDetector(ABC):
     """
 
     name: str = ""
-    #: Long side (pixels) of the copy that detection runs on.
+    #: Long side (pixels) of the copy that detection runs on (at most; see `copy_factor`).
     detect_size: int = 1280
+    #: A photo that halving once, twice or three times leaves between this
+    #: fraction of `detect_size` and `detect_size` is detected at that size
+    #: (`copy_factor`): a JPEG is then decoded straight to the copy by
+    #: libjpeg (`facecloak.cloak.pillow_path`). 1: never (the `rfb` detector
+    #: sets its own).
+    min_copy_fraction: float = 1.0
     #: Smaller photos are enlarged at most this much before detection.
     max_upscale: float = 2.0
     #: Drop the faces that are not people's (`faces.human`: a dog's frontal
@@ -145,10 +153,29 @@ class FaceDetector(ABC):
         clock.lap("human_check")
         return sorted(faces, key=lambda face: face.area, reverse=True)
 
-    def shrink(self, rgb: np.ndarray) -> tuple[np.ndarray, float, float]:
+    def copy_factor(self, long_side: int) -> int:
+        """2, 4 or 8: the least of these that shrinks a photo of `long_side` pixels to
+        a copy no longer than `detect_size` (long side rounded up, as libjpeg's
+        reduced decode gives it), if that copy is at least `min_copy_fraction` of
+        it; else 1 (the photo is resized to `detect_size`)."""
+        for k in (2, 4, 8):
+            side = -(-long_side // k)
+            if side <= self.detect_size:
+                return k if side >= self.min_copy_fraction * self.detect_size else 1
+        return 1
+
+    def shrink(self, rgb: np.ndarray, reduced: bool = False) -> tuple[np.ndarray, float, float]:
         """The copy of `rgb` that detection runs on, and the factors (fx, fy) that
-        map its pixels back to `rgb`'s (`Face.scaled`)."""
+        map its pixels back to `rgb`'s (`Face.scaled`): `rgb` halved `copy_factor`
+        times over, or resized to `detect_size` (smaller photos enlarged up to
+        `max_upscale`). reduced: `rgb` is already a photo's copy reduced by its
+        `copy_factor`; no longer than `detect_size`, it is used as it is."""
         h, w = rgb.shape[:2]
+        if reduced and max(h, w) <= self.detect_size:
+            return rgb, 1.0, 1.0
+        k = self.copy_factor(max(h, w))
+        if k > 1:  # 2x2 means (`shrink_area`), no last resize
+            return shrink_area(rgb, (max(1, w // k), max(1, h // k)))
         factor = min(self.detect_size / max(h, w), self.max_upscale)
         size = (max(1, round(w * factor)), max(1, round(h * factor)))
         if size == (w, h):
