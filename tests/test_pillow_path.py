@@ -178,3 +178,59 @@ def test_cloak_and_encode_is_cloak_image_then_encode(photos_dir, group, which):
     # the strips joined decode to what the whole cloaked photo's encode decodes to
     whole, _ = encode_image_like(img, data, info)
     np.testing.assert_array_equal(load_image(out), load_image(whole))
+
+
+@pytest.mark.parametrize("which", ["close-up", "group"])
+@pytest.mark.parametrize("far", ["far", "all"])
+def test_strips_started_before_the_landmarks_give_the_same_file(photos_dir, group, which, far):
+    """`FarStrips` encodes strips far from the faces' boxes while the landmarks are placed;
+    the file must be the one encoded after the paste, byte for byte. Started on every strip
+    ("all"), it has encoded strips the masks then reach, which must be encoded again."""
+    rgb = group if which == "group" else enlarged(load_image(photos_dir / "portrait" / "person-lexi.jpg"), 4000)
+    data = jpeg(rgb)
+
+    def start(img, info, faces):
+        early = pillow_path.FarStrips.start(img, info, faces, data)
+        if far == "all":
+            early = pillow_path.FarStrips(early.strips, early.fmt, early.params, list(range(len(early.strips))))
+        started.append(early)
+
+    def cloak(found):
+        img, what = open_image(data, 10**9)
+        img, info, faces, _ = pillow_path.decode_and_find(img, what, data, get_detector(), 10**9, found)
+        early = started[0] if found else None
+        if early:
+            early.future.result()  # every strip it took encoded from the photo as decoded
+        out, _, n = pillow_path.cloak_and_encode(img, mask(), faces, None, data, info, early=early)
+        assert n == len(faces) > 0
+        return out, faces, img.height
+
+    started = []
+    want, faces, height = cloak(None)
+    got, _, _ = cloak(start)
+    assert got == want
+    touched = set()
+    for face in faces:
+        _, y0, _, y1 = crop_footprint((height, 10**6), aligned_from_landmarks(face.landmarks), 112)
+        touched.update(range(y0 // STRIP_ROWS, (y1 - 1) // STRIP_ROWS + 1))
+    early = set(started[0].far)
+    assert (touched & early) if far == "all" else (early and not touched & early)
+
+
+def test_far_strips_are_dropped_when_no_face_is_the_user_s(photos_dir, monkeypatch):
+    """Only the user's faces, and none is: the input comes back, though far strips started."""
+    started = []
+    start = pillow_path.FarStrips.start
+    monkeypatch.setattr(pillow_path.FarStrips, "start", lambda *a, **k: started.append(start(*a, **k)) or started[-1])
+    from facecloak.cloak.apply import DEFAULT_MATCH_MODEL
+    from facecloak.models.fr import load_embedder
+
+    rgb = enlarged(load_image(photos_dir / "portrait" / "person-lexi.jpg"), 4000)
+    data = jpeg(rgb)
+    vlado = load_image(photos_dir / "portrait" / "person-vlado.jpg")
+    (face,) = get_detector().detect(vlado)
+    (stranger,) = load_embedder(DEFAULT_MATCH_MODEL).embed_faces(vlado, [face.landmarks])
+    result = cloak_bytes(data, mask(), only_user=stranger)
+    assert (result.faces_found, result.faces_cloaked, result.data) == (1, 0, data)
+    assert started[0] is not None and started[0].far
+    assert cloak_bytes(data, mask()).faces_cloaked == 1  # and the next photo is cloaked

@@ -36,7 +36,7 @@ from ..faces import (
     template,
 )
 from ..faces.align import PixelSource, TwoScales
-from ..faces.image_io import DEFAULT_MAX_PIXELS, load_rgb, open_image
+from ..faces.image_io import DEFAULT_MAX_PIXELS, ImageInfo, load_rgb, open_image
 from . import pillow_path
 from .encode import encode_image_like, encode_like, has_gps, strip_gps_jpeg
 from .mask import SIZE, CloakMask
@@ -228,31 +228,45 @@ def cloak_bytes(
     start = time.perf_counter()
     detector = detector or get_detector(device=device)
     img, what = open_image(data, max_pixels)
-    if pillow_path.takes(img):  # RGB: only the faces' regions go through numpy
-        img, info, faces, pixels = pillow_path.decode_and_find(img, what, data, detector, max_pixels)
-    else:
-        pixels, info = load_rgb(img, what, max_pixels)
-        img = None
-        faces = detector.detect(pixels)
-    select = None
-    if only_user is not None and faces:
-        select, _ = match_user(pixels, faces, only_user, match_model, match_threshold, device)
+    early: list[pillow_path.FarStrips | None] = [None]  # strips encoded while the landmarks are placed
+    try:
+        if pillow_path.takes(img):  # RGB: only the faces' regions go through numpy
+            def found(img, info, faces) -> None:
+                early[0] = pillow_path.FarStrips.start(img, info, faces, data, strip_gps=strip_gps)
+
+            img, info, faces, pixels = pillow_path.decode_and_find(img, what, data, detector, max_pixels, found)
+        else:
+            pixels, info = load_rgb(img, what, max_pixels)
+            img = None
+            faces = detector.detect(pixels)
+        select = None
+        if only_user is not None and faces:
+            select, _ = match_user(pixels, faces, only_user, match_model, match_threshold, device)
+        if not faces or (select is not None and not any(select)):
+            (out, fmt), n = _unchanged(data, info, pixels, img, strip_gps), 0
+        elif img is None:
+            cloaked, n = cloak_array(pixels, mask, faces, select, inplace=True)
+            out, fmt = encode_like(cloaked, data, info, strip_gps=strip_gps)
+        else:
+            out, fmt, n = pillow_path.cloak_and_encode(img, mask, faces, select, data, info,
+                                                       strip_gps=strip_gps, early=early[0])
+    finally:
+        if early[0] is not None:  # no face cloaked after all, or a failure: start no more strips
+            early[0].cancel()
     width, height = info.size
-    if not faces or (select is not None and not any(select)):
-        out, fmt = bytes(data), info.format
-        if strip_gps and has_gps(info.exif):
-            stripped = strip_gps_jpeg(out) if fmt == "JPEG" else None
-            if stripped is not None:
-                out = stripped
-            else:  # PNG/WebP with GPS: write the same pixels again
-                out, fmt = encode_like(pixels, data, info, strip_gps=True) if img is None \
-                    else encode_image_like(img, data, info, strip_gps=True)
-        ms = 1000 * (time.perf_counter() - start)
-        return CloakResult(out, fmt, len(faces), 0, width, height, ms)
-    if img is None:
-        cloaked, n = cloak_array(pixels, mask, faces, select, inplace=True)
-        out, fmt = encode_like(cloaked, data, info, strip_gps=strip_gps)
-    else:
-        out, fmt, n = pillow_path.cloak_and_encode(img, mask, faces, select, data, info, strip_gps=strip_gps)
-    ms = 1000 * (time.perf_counter() - start)
-    return CloakResult(out, fmt, len(faces), n, width, height, ms)
+    return CloakResult(out, fmt, len(faces), n, width, height, 1000 * (time.perf_counter() - start))
+
+
+def _unchanged(data: bytes, info: ImageInfo, pixels, img, strip_gps: bool) -> tuple[bytes, str]:
+    """The output of a photo with nothing to cloak: its own bytes, less its GPS block
+    when asked (losslessly for JPEG; PNG and WebP have their pixels -- `pixels`, an
+    array, or `img`, the Pillow image when there is one -- written again)."""
+    out, fmt = bytes(data), info.format
+    if strip_gps and has_gps(info.exif):
+        stripped = strip_gps_jpeg(out) if fmt == "JPEG" else None
+        if stripped is not None:
+            out = stripped
+        else:
+            out, fmt = encode_like(pixels, data, info, strip_gps=True) if img is None \
+                else encode_image_like(img, data, info, strip_gps=True)
+    return out, fmt
