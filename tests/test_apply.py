@@ -184,6 +184,21 @@ def test_a_close_up_is_matched_from_the_reduced_copy(deepface, match_model):
     assert cloak_bytes(data, smooth_mask(), only_user=user).faces_cloaked == 1
 
 
+@pytest.mark.parametrize("fmt", ["JPEG", "TIFF"])  # the Pillow path, and the array path
+def test_a_face_that_matches_the_user_is_still_checked_for_a_person_s(photos_dir, match_model, fmt):
+    """With only_user the human check runs after the match, on the user's faces alone: a
+    dog's face enrolled as the user matches itself, and is still not cloaked."""
+    husky = load_image(photos_dir / "nonface" / "husky.jpg")
+    detector = get_detector()
+    assert detector.detect(husky) == []
+    (dog,) = detector.detect(husky, human_check=False)
+    (emb,) = match_model.embed_faces(husky, [dog.landmarks])
+    data = encode(husky, fmt, quality=95) if fmt == "JPEG" else encode(husky, fmt)
+    result = cloak_bytes(data, smooth_mask(), only_user=emb)
+    assert (result.faces_found, result.faces_cloaked) == (1, 0)
+    assert cloak_bytes(data, smooth_mask()).faces_found == 0  # every face: checked before
+
+
 def test_a_profile_is_matched_with_the_preferred_model_it_holds():
     emb = np.ones(4, np.float32)
     assert match_model_for({"faceplugin": emb, DEFAULT_MATCH_MODEL: emb, "facenet-casia": emb}) == DEFAULT_MATCH_MODEL

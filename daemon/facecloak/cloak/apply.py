@@ -76,7 +76,9 @@ class CloakResult:
         bytes (only its GPS block removed, losslessly for JPEG, when asked).
     format: the format of `data` ("JPEG", "PNG", "WEBP"; the input's format
         when `data` is the input unchanged).
-    faces_found / faces_cloaked: faces detected / faces the mask went into.
+    faces_found / faces_cloaked: faces detected / faces the mask went into. With
+        `only_user`, only the faces that match the user are checked for being a
+        person's (`facecloak.faces.human`), so an animal's face counts as found.
     width, height: pixels of the photo upright (EXIF orientation applied).
     ms: wall time of the whole call, decode to encode.
     """
@@ -229,19 +231,25 @@ def cloak_bytes(
     detector = detector or get_detector(device=device)
     img, what = open_image(data, max_pixels)
     early: list[pillow_path.FarStrips | None] = [None]  # strips encoded while the landmarks are placed
+    # Only the user's faces: whether a face is a person's is asked of the user's faces alone,
+    # after the match (a stranger's face is left alone either way; 3-4 ms a face saved).
+    check_later = only_user is not None and detector.human_check
     try:
         if pillow_path.takes(img):  # RGB: only the faces' regions go through numpy
             def found(img, info, faces) -> None:
                 early[0] = pillow_path.FarStrips.start(img, info, faces, data, strip_gps=strip_gps)
 
-            img, info, faces, pixels = pillow_path.decode_and_find(img, what, data, detector, max_pixels, found)
+            img, info, faces, pixels = pillow_path.decode_and_find(img, what, data, detector, max_pixels, found,
+                                                                   human_check=not check_later)
         else:
             pixels, info = load_rgb(img, what, max_pixels)
             img = None
-            faces = detector.detect(pixels)
+            faces = detector.detect(pixels, human_check=not check_later)
         select = None
         if only_user is not None and faces:
             select, _ = match_user(pixels, faces, only_user, match_model, match_threshold, device)
+            if check_later and any(select):
+                select = _people_only(detector, pixels, faces, select)
         if not faces or (select is not None and not any(select)):
             (out, fmt), n = _unchanged(data, info, pixels, img, strip_gps), 0
         elif img is None:
@@ -255,6 +263,17 @@ def cloak_bytes(
             early[0].cancel()
     width, height = info.size
     return CloakResult(out, fmt, len(faces), n, width, height, 1000 * (time.perf_counter() - start))
+
+
+def _people_only(detector: FaceDetector, pixels: np.ndarray | TwoScales, faces: Sequence[Face],
+                 select: list[bool]) -> list[bool]:
+    """`select` less the faces that are not people's (`FaceDetector.people`)."""
+    photo = pixels if isinstance(pixels, TwoScales) else TwoScales(pixels, *detector.shrink(pixels))
+    mine = [i for i, s in enumerate(select) if s]
+    out = list(select)
+    for i, ok in zip(mine, detector.people(photo, [faces[i] for i in mine]), strict=True):
+        out[i] = ok
+    return out
 
 
 def _unchanged(data: bytes, info: ImageInfo, pixels, img, strip_gps: bool) -> tuple[bytes, str]:

@@ -73,18 +73,18 @@ def takes(img: Image.Image) -> bool:
 
 def decode_and_find(img: Image.Image, what: str, data: bytes, detector: FaceDetector, max_pixels: int,
                     found: Callable[[Image.Image, ImageInfo, list[Face]], None] | None = None,
-                    ) -> tuple[Image.Image, ImageInfo, list[Face], TwoScales]:
+                    human_check: bool | None = None) -> tuple[Image.Image, ImageInfo, list[Face], TwoScales]:
     """Decode an opened image (`takes` it), upright, and find its faces: (image, info, faces,
     photo), photo the image and the reduced copy the faces were found on, to cut further
     crops from (the match with the user: a close-up's face is read from the copy).
     found: called with the image, its info and the faces found (boxes only) before their
-    landmarks are placed (`FarStrips.start`)."""
+    landmarks are placed (`FarStrips.start`). human_check: as `FaceDetector.detect`'s."""
     if img.format not in ("JPEG", "MPO"):
         img, info = load_upright(img, what, max_pixels)
         photo, faces = _find_on_copy(_reduced(img, detector), detector)
         if found is not None:
             found(img, info, faces)
-        return img, info, finish(img, detector, photo, faces), photo
+        return img, info, finish(img, detector, photo, faces, human_check), photo
     side = _SIDE.get().submit(find_on_draft, data, detector)
     try:
         img, info = load_upright(img, what, max_pixels)
@@ -97,7 +97,7 @@ def decode_and_find(img: Image.Image, what: str, data: bytes, detector: FaceDete
         photo, faces = _find_on_copy(_reduced(img, detector), detector)
     if found is not None:
         found(img, info, faces)
-    return img, info, finish(img, detector, photo, faces), photo
+    return img, info, finish(img, detector, photo, faces, human_check), photo
 
 
 def cloak_image(img: Image.Image, mask: CloakMask, faces: list[Face], select: list[bool] | None) -> int:
@@ -295,8 +295,9 @@ def _find_on_copy(copy: tuple[np.ndarray, int], detector: FaceDetector) -> tuple
     return photo, detector.find(photo)
 
 
-def finish(img: Image.Image, detector: FaceDetector, photo: TwoScales, faces: list[Face]) -> list[Face]:
+def finish(img: Image.Image, detector: FaceDetector, photo: TwoScales, faces: list[Face],
+           human_check: bool | None = None) -> list[Face]:
     """The faces found on a reduced copy (`find_on_draft`), finished on the decoded photo:
     landmarks and the human-face check (`FaceDetector.finish`)."""
     photo.full = PixelSource(img)
-    return detector.finish(photo, faces)
+    return detector.finish(photo, faces, human_check)

@@ -143,15 +143,22 @@ class FaceDetector(ABC):
         faces = self._refine(photo, faces)
         clock.lap("refine")
         if faces and (self.human_check if human_check is None else human_check):
-            from .human import get_human_check
-
-            # On the shrunk copy: the check's crop is 160 px, and shrinking a
-            # 12-megapixel photo for each face would cost more than the check.
-            keep = get_human_check(self.providers).is_human(
-                photo.small, [face.scaled(1 / photo.fx, 1 / photo.fy) for face in faces])
-            faces = [face for face, ok in zip(faces, keep, strict=True) if ok]
+            faces = [face for face, ok in zip(faces, self.people(photo, faces), strict=True) if ok]
         clock.lap("human_check")
         return sorted(faces, key=lambda face: face.area, reverse=True)
+
+    def people(self, photo: TwoScales, faces: list[Face]) -> list[bool]:
+        """Whether each of `faces` (refined, in `photo`'s full-resolution pixels) is a
+        person's (`faces.human`), whatever `human_check` says."""
+        if not faces:
+            return []
+        from .human import get_human_check
+
+        # On the shrunk copy: the check's crop is 160 px, and shrinking a
+        # 12-megapixel photo for each face would cost more than the check.
+        keep = get_human_check(self.providers).is_human(
+            photo.small, [face.scaled(1 / photo.fx, 1 / photo.fy) for face in faces])
+        return [bool(ok) for ok in keep]
 
     def copy_factor(self, long_side: int) -> int:
         """2, 4 or 8: the least of these that shrinks a photo of `long_side` pixels to
