@@ -35,8 +35,7 @@ cloak, so their sum is what the cloak would take even were the faces found
 for free; its ratio to plain decode + encode is the lowest
 any detector could bring the cloak to on these cores. The mask is a
 uniform-noise mask: the cost of applying a mask does not depend on its
-values. Without the engine's ``apply`` module the benchmark's own stand-in
-(decode, detect, paste, encode) is timed instead, and the result says so.
+values.
 
 Pillow keeps freed image memory for the next image while this runs
 (`kept_image_blocks`), so that whether a 12 MP decode faults in fresh pages
@@ -106,42 +105,18 @@ def plain_reencode(data: bytes) -> bytes:
 
 
 def _engine_paths():
-    """(baseline fn, cloak fn, implementation) using the engine's apply/encode when present."""
-    try:
-        from ..cloak.apply import cloak_bytes
-        from ..cloak.encode import encode_like
-    except ImportError:
-        cloak_bytes = encode_like = None
-    if cloak_bytes is not None:
-        def baseline(data: bytes) -> bytes:
-            rgb, info = load_image_with_info(data)
-            return encode_like(rgb, data, info)[0]
+    """(baseline fn, cloak fn, implementation): the engine's decode + encode and `cloak_bytes`."""
+    from ..cloak.apply import cloak_bytes
+    from ..cloak.encode import encode_like
 
-        def cloak(data: bytes, mask) -> int:
-            return cloak_bytes(data, mask).faces_cloaked
+    def baseline(data: bytes) -> bytes:
+        rgb, info = load_image_with_info(data)
+        return encode_like(rgb, data, info)[0]
 
-        return baseline, cloak, "engine: facecloak.cloak.apply.cloak_bytes vs decode + encode_like"
+    def cloak(data: bytes, mask) -> int:
+        return cloak_bytes(data, mask).faces_cloaked
 
-    from ..faces import paste_aligned
-    from .privacy_methods import aligned_from_face
-
-    def encode(rgb: np.ndarray) -> bytes:
-        buf = io.BytesIO()
-        Image.fromarray(rgb).save(buf, "JPEG", quality=95, subsampling=0)
-        return buf.getvalue()
-
-    def baseline_fb(data: bytes) -> bytes:
-        return encode(load_image(data))
-
-    def cloak_fb(data: bytes, mask) -> int:
-        rgb = load_image(data)
-        faces = get_detector().detect(rgb)
-        for f in faces:
-            rgb = paste_aligned(rgb, mask.delta, aligned_from_face(f), inplace=True)
-        encode(rgb)
-        return len(faces)
-
-    return baseline_fb, cloak_fb, "bench stand-in (engine apply.py absent): decode, detect, paste, JPEG q95 4:4:4"
+    return baseline, cloak, "engine: facecloak.cloak.apply.cloak_bytes vs decode + encode_like"
 
 
 @contextlib.contextmanager
@@ -257,7 +232,7 @@ def _measure_latency(sizes_mp: tuple[float, ...], reps: int, warmup: int, streng
     eps = base_eps(strength)
     mask = CloakMask(np.random.default_rng(seed).uniform(-eps, eps, (112, 112, 3)), {"method": "uniform"})
     baseline, cloak, impl = _engine_paths()
-    user = _user_of(rgb) if impl.startswith("engine") else None
+    user = _user_of(rgb)
     sizes = []
     for mp in sizes_mp:
         data = photo_at(rgb, mp)
@@ -280,7 +255,7 @@ def _measure_latency(sizes_mp: tuple[float, ...], reps: int, warmup: int, streng
                 f0 = _page_faults()
                 t = time.perf_counter()
                 if which == 4:
-                    steps = cloak_steps(data, mask, detector) if impl.startswith("engine") else None
+                    steps = cloak_steps(data, mask, detector)
                     for name, ms in (steps or {}).items():
                         step_ms.setdefault(name, []).append(ms)
                 elif which == 3:
