@@ -240,11 +240,11 @@ def cloak_bytes(
                 early[0] = pillow_path.FarStrips.start(img, info, faces, data, strip_gps=strip_gps)
 
             img, info, faces, pixels = pillow_path.decode_and_find(img, what, data, detector, max_pixels, found,
-                                                                   human_check=not check_later)
+                                                                   human_check=False if check_later else None)
         else:
             pixels, info = load_rgb(img, what, max_pixels)
             img = None
-            faces = detector.detect(pixels, human_check=not check_later)
+            faces = detector.detect(pixels, human_check=False if check_later else None)
         select = None
         if only_user is not None and faces:
             select, _ = match_user(pixels, faces, only_user, match_model, match_threshold, device)

@@ -148,11 +148,11 @@ class FarStrips:
               strip_gps: bool = True) -> FarStrips | None:
         """Start on a decoded photo whose faces were found (their boxes); None when it is
         not encoded in strips, or has no face, or no strip far from one."""
-        from .encode import save_params
+        from .encode import output_format, save_params
 
-        fmt, params = save_params(original, info, strip_gps=strip_gps)
-        if not faces or fmt != "JPEG" or img.height <= STRIP_ROWS:
+        if not faces or output_format(info.format) != "JPEG" or img.height <= STRIP_ROWS:
             return None
+        fmt, params = save_params(original, info, strip_gps=strip_gps)
         strips = JpegStrips(img, params)
         near: set[int] = set()
         for face in faces:

@@ -100,8 +100,8 @@ class FaceDetector(ABC):
     #: A photo that halving once, twice or three times leaves between this
     #: fraction of `detect_size` and `detect_size` is detected at that size
     #: (`copy_factor`): a JPEG is then decoded straight to the copy by
-    #: libjpeg (`facecloak.cloak.pillow_path`). 1: never (the `rfb` detector
-    #: sets its own).
+    #: libjpeg (`facecloak.cloak.pillow_path`). 1: only a halving that gives
+    #: `detect_size` exactly, as resizing would (the `rfb` detector sets its own).
     min_copy_fraction: float = 1.0
     #: Smaller photos are enlarged at most this much before detection.
     max_upscale: float = 2.0

@@ -190,8 +190,9 @@ class RfbDetector(DlibDetector):
         leaves between this fraction of `detect_size` and `detect_size` is
         detected at that size (`FaceDetector.copy_factor`): a 12 MP JPEG
         (4032 px) is decoded by libjpeg at 1/4 straight to a 1008 px copy,
-        and its pyramid has 0.62 times the pixels of 1280 px; its cloak is
-        ~10% faster (benchmarks/detect-size and latency). What that costs
+        and its pyramid has 0.62 times the pixels of 1280 px; the latency
+        photo's 12 MP cloak took 135 ms against 159 with an exact 1280 px
+        copy (benchmarks/detect-size). What that costs
         there (81 photos of shared/data/photos detected at 1008 px against
         1280): 165 faces against 168; lost a 12 px blurred face, a half-hidden
         19 px one, a 35 px profile, and a false face on letters; one more found.
