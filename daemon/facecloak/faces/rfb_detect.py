@@ -45,7 +45,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import cv2
-import dlib
 import numpy as np
 import onnxruntime as ort
 
@@ -232,8 +231,7 @@ class RfbDetector(DlibDetector):
         super().__init__(detect_size=detect_size, landmark_size=landmark_size)
         self.name = "rfb"
         self.providers = tuple(providers or ort_providers("auto"))
-        self._hog = None  # detection is RFB's; dlib's HOG only places the landmarks' box (`_hog_box`)
-        self._hog_detector = dlib.get_frontal_face_detector()
+        # detection is RFB's; the HOG detector DlibDetector made (`_hog`) only places the landmarks' box (`_hog_box`)
         self.min_copy_fraction = min_copy_fraction
         self.candidate_threshold = candidate_threshold
         self.support_threshold = support_threshold
@@ -431,7 +429,7 @@ class RfbDetector(DlibDetector):
         crop_from_image = cv2.getRotationMatrix2D(centre, roll, scale)
         crop_from_image[:, 2] += np.array([mid - centre[0], mid - centre[1]])
         crop = np.ascontiguousarray(photo.warp(crop_from_image, (side, side)))
-        rects, scores, _ = self._hog_detector.run(crop, 0, 0.0)
+        rects, scores, _ = self._hog.run(crop, 0, 0.0)
         best = None
         for rect, score in zip(rects, scores, strict=True):
             at = np.array([(rect.left() + rect.right()) / 2, (rect.top() + rect.bottom()) / 2])
