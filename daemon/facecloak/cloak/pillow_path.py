@@ -35,7 +35,7 @@ from __future__ import annotations
 import io
 import queue
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 
 import numpy as np
@@ -163,21 +163,12 @@ class FarStrips:
         return cls(strips, fmt, params, far) if far else None
 
     def _work(self) -> None:
-        while True:
-            try:
-                i = self._todo.get_nowait()
-            except queue.Empty:
-                return
+        for i in _taken(self._todo):
             self.strips.encode(i)
 
     def stop(self) -> set[int]:
         """Take no more strips: the far strips started (encoded, or being encoded)."""
-        left = set()
-        while True:
-            try:
-                left.add(self._todo.get_nowait())
-            except queue.Empty:
-                return set(self.far) - left
+        return set(self.far) - set(_taken(self._todo))
 
     def cancel(self) -> None:
         """No face is cloaked after all: leave the strips not started undone."""
@@ -226,11 +217,7 @@ def cloak_and_encode(img: Image.Image, mask: CloakMask, faces: list[Face], selec
         todo.put(i)
 
     def work() -> None:
-        while True:
-            try:
-                i = todo.get_nowait()
-            except queue.Empty:
-                return
+        for i in _taken(todo):
             for aligned_from_image, band in paste[i]:
                 region = _cloaked_band(img, mask, aligned_from_image, band)
                 img.paste(Image.fromarray(region, "RGB"), band[:2])
@@ -240,8 +227,7 @@ def cloak_and_encode(img: Image.Image, mask: CloakMask, faces: list[Face], selec
     try:
         work()
     finally:
-        while not todo.empty():  # the calling thread failed: leave the second nothing more to do
-            todo.get_nowait()
+        set(_taken(todo))  # the calling thread failed: leave the second nothing more to do
         side.result()
         if early is not None:
             early.future.result()
@@ -249,6 +235,15 @@ def cloak_and_encode(img: Image.Image, mask: CloakMask, faces: list[Face], selec
     if data is None:  # strips that cannot be joined (a Pillow without restart markers)
         data = encode_image_like(img, original, info, strip_gps=strip_gps)[0]
     return data, fmt, len(alignments)
+
+
+def _taken(todo: queue.SimpleQueue[int]) -> Iterator[int]:
+    """The items of `todo`, each taken once by whichever thread gets it, until it is empty."""
+    while True:
+        try:
+            yield todo.get_nowait()
+        except queue.Empty:
+            return
 
 
 def _cloaked_band(img: Image.Image, mask: CloakMask, aligned_from_image: np.ndarray,
