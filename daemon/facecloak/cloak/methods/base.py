@@ -47,8 +47,6 @@ ProgressFn = Callable[[float, str], None]
 StopFn = Callable[[], bool]
 
 
-_GRAY = __import__("os").environ.get("FACECLOAK_GRAY", "")  # lever of the eleventh round
-
 class Cancelled(FaceCloakError):
     """The caller asked to stop (``should_stop()`` returned True)."""
 
@@ -184,8 +182,6 @@ class PerturbationMethod(ABC):
                 with torch.no_grad():
                     dims = (1, 2, 3)
                     grad = grad / grad.abs().mean(dim=dims, keepdim=True).clamp_min(1e-12)
-                    if _GRAY == "fit":  # lever: the step's projection on the grey direction (R = G = B)
-                        grad = grad.mean(dim=1, keepdim=True).expand_as(grad)
                     momentum = cfg.momentum * momentum + grad
                     delta = (delta.detach() - step * momentum.sign()).clamp(-budget, budget)
                     if not self.universal:  # a per-image delta keeps its own face in range
@@ -195,10 +191,7 @@ class PerturbationMethod(ABC):
                 self.progress((t + 1) / cfg.steps, f"step {t + 1}/{cfg.steps}, loss {self.history[-1]:.3f}")
         self.thread_choices = tuner.choices
         with torch.no_grad():
-            eff = self.effective(delta.detach()).clamp(-budget, budget)
-            if _GRAY == "post" and self.universal:  # lever: keep only the grey part of the mask
-                eff = eff.mean(dim=1, keepdim=True).expand_as(eff).contiguous()
-            return eff.cpu()
+            return self.effective(delta.detach()).clamp(-budget, budget).cpu()
 
     @torch.no_grad()
     def evaluate_loss(self, faces: torch.Tensor, delta: torch.Tensor | None = None) -> float:
