@@ -366,10 +366,36 @@ class PerImagePGD(EngineMethod):
     engine_name = "pgd"
 
 
+class FaceCloakRefine(FaceCloakEnrol):
+    """Lever (eleventh round, to be deleted after it): the universal mask, then FACECLOAK_REFINE
+    per-image PGD steps on each probe starting from it (within the same budget map)."""
+
+    name = "facecloak-refine"
+    description = "FaceCloak's universal mask refined by a few per-image PGD steps on each probe (lever)"
+
+    def cloak(self, enrolled: Enrolled, rgb: np.ndarray, face: Face | None, seed: int) -> Cloaked:
+        import os
+
+        import torch
+
+        from ..faces import align_face
+
+        start = time.perf_counter()
+        if face is None or enrolled.mask is None:
+            return Cloaked(rgb.copy(), None, None, 0.0)
+        cfg = self.config(seed).replace(steps=int(os.environ.get("FACECLOAK_REFINE", "4")))
+        crop = align_face(rgb, np.asarray(face.landmarks), size=SIZE)[0]
+        init = torch.from_numpy(np.ascontiguousarray(enrolled.mask.delta.transpose(2, 0, 1)) / 255.0)[None].float()
+        method = _engine("methods").get_method("pgd", cfg)
+        method.init_delta = lambda shape, budget, gen: init.to(budget.device).expand(shape).clone()
+        mask = method.fit(_engine("methods").faces_to_tensor([crop]))
+        return Cloaked(apply_mask(rgb, mask, face), mask, face, time.perf_counter() - start)
+
+
 METHODS: dict[str, type[PrivacyMethod]] = {
     cls.name: cls for cls in (
         NoMask, Uniform, _opom("centre"), _opom("affine"), _opom("convex"), PerImagePGD, FaceCloakEnrol,
-        _ablation("stickers"), _ablation("highpass"), _ablation("attention"), Naive,
+        _ablation("stickers"), _ablation("highpass"), _ablation("attention"), Naive, FaceCloakRefine,
     )
 }
 #: What `facecloak bench privacy` runs by default.
