@@ -153,6 +153,24 @@ def test_per_image_pgd_ignores_the_next_photo_changes(nets, varied):
     assert meta["lighting"] is False and meta["elastic"] == 0.0  # the metadata says what was in effect
 
 
+def test_pgd_refines_a_universal_mask_from_where_it_is(nets, varied):
+    faces, face0 = varied
+    universal = FaceCloak(fast(steps=3), nets).run(faces[:2], face0=face0)  # (1, 3, 112, 112)
+    probe = faces[2:3]
+    budget = budget_map(fast(), (probe[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8))
+    mask_only = PerImagePGD(fast(), nets)
+    mask_only.setup(probe)
+    before = mask_only.evaluate_loss(probe, universal.clamp(-budget, budget))
+    refined = PerImagePGD(fast(steps=2), nets, start=universal).run(probe)
+    assert (refined.abs() <= budget + 1e-6).all()
+    assert mask_only.evaluate_loss(probe, refined) < before - 0.01  # the steps lower the probe's own similarity
+    from_zero = PerImagePGD(fast(steps=2), nets).run(probe)
+    # two sign steps from zero move a pixel by at most twice the step; from the mask, as far as the mask went
+    assert refined.abs().max() > from_zero.abs().max() + 1 / 255
+    with pytest.raises(ValueError, match="start must be"):
+        PerImagePGD(fast(steps=1), nets, start=universal[:, :, :100]).run(probe)
+
+
 def test_push_self_adds_each_variants_own_clean_embedding_to_the_loss(nets, varied):
     faces, _ = varied
     index = torch.arange(faces.shape[0])

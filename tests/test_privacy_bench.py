@@ -220,6 +220,36 @@ def test_tiny_end_to_end_run(lfw, tmp_path):
     assert uni["quality"]["cloak_face_ssim"]["mean"] < 1.0
 
 
+@pytest.mark.models
+def test_refine_pushes_the_probe_further_than_the_users_mask_alone(lfw):
+    import torch
+
+    from facecloak.bench.privacy_methods import Enrolled, FaceCloakRefine, apply_mask
+    from facecloak.cloak.mask import CloakMask
+    from facecloak.cloak.surrogates import load_surrogates
+    from facecloak.faces import align_face, get_detector, load_image
+
+    rgb = load_image(lfw / "images" / "Ian_Thorpe" / "Ian_Thorpe_0002.jpg")
+    face = get_detector().detect(rgb)[0]
+    delta = np.random.default_rng(0).choice([-4.0, 4.0], size=(112, 112, 3)).astype(np.float32)
+    mask = CloakMask(delta, {"method": "facecloak", "models": ["faceplugin"]})
+    method = FaceCloakRefine(overrides={"surrogates": ("faceplugin",)})
+    out = method.cloak(Enrolled(mask, 0.0), rgb, face, seed=1)
+    plain = apply_mask(rgb, mask, face)
+    assert not np.array_equal(out.mask.delta, delta) and out.mask.linf <= 32.0 + 1e-3
+    reach = apply_mask(rgb, CloakMask(np.full((112, 112, 3), 32.0, np.float32), mask.meta), face) != rgb
+    assert ((out.rgb != rgb) & ~reach).sum() == 0  # only the face's footprint changes
+    net = load_surrogates(("faceplugin",))[0]
+
+    def sim(img):
+        crops = [align_face(x, face.landmarks)[0] for x in (img, rgb)]
+        with torch.no_grad():
+            a, b = net(torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float() / 255.0)
+        return float(a @ b)
+
+    assert sim(out.rgb) < sim(plain) - 0.05
+
+
 @pytest.mark.shared
 def test_a_run_that_cannot_measure_latency_fails_before_it_starts(lfw, tmp_path, monkeypatch):
     from facecloak.bench import privacy

@@ -75,7 +75,7 @@ def _parse_value(text: str):
 #: run() validates them, and a test checks they match `privacy_methods.METHODS` and
 #: `robustness.VARIANTS`.
 METHOD_NAMES = ("none", "uniform", "opom-centre", "opom-affine", "opom-convex", "pgd", "facecloak",
-                "facecloak-no-stickers", "facecloak-no-highpass", "facecloak-no-attention", "naive")
+                "facecloak-no-stickers", "facecloak-no-highpass", "facecloak-no-attention", "naive", "facecloak-refine")
 VARIANT_NAMES = ("uploaded", "jpeg75", "resize1080", "resize1080+jpeg75", "phone-x5", "phone-x5-social")
 
 
@@ -93,7 +93,7 @@ def register(bench_subparsers) -> argparse.ArgumentParser:
                    help="these LFW identities as the users instead of a sample (e.g. a held-out set)")
     q.add_argument("--distractors", type=int, help="seeded subsample of distractor photos (default all)")
     q.add_argument("--methods", nargs="+", metavar="METHOD",
-                   help=f"methods to run (default all): {', '.join(METHOD_NAMES)}")
+                   help=f"methods to run (default all but facecloak-refine): {', '.join(METHOD_NAMES)}")
     q.add_argument("--strength", default="mid", choices=("low", "mid", "high"), help="cloak strength preset")
     q.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="CloakConfig override for every engine method, e.g. --set steps=10 (repeatable)")
