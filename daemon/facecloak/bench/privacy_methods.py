@@ -12,14 +12,16 @@ probe photo with the mask warped into the given face (the benchmark passes
 the face nearest the photo centre, found by the tool's own detector), plus
 the aligned-space mask it used, so that the "idealised" score can add the
 very same mask to each model's aligned crop. Per-image methods (``pgd``)
-fit their mask in ``cloak`` on the probe itself.
+fit their mask in ``cloak`` on the probe itself; ``facecloak-refine``
+enrols as ``facecloak`` and takes a few per-image steps on each probe from
+the user's mask.
 
 Methods (``METHODS``): none, uniform, opom-centre, opom-affine, opom-convex,
 pgd, facecloak, facecloak-no-stickers, facecloak-no-highpass,
-facecloak-no-attention, naive. Every engine method, uniform noise included,
-spends the engine's per-pixel budget map for the strength (`CloakConfig`:
-base ``eps`` everywhere, ``sticker_eps`` on the eye/nose/mouth boxes,
-``highpass_eps`` on textured pixels; 8/24/16 at "mid"), so baselines and
+facecloak-no-attention, naive, facecloak-refine. Every engine method, uniform
+noise included, spends the engine's per-pixel budget map for the strength
+(`CloakConfig`: base ``eps`` everywhere, ``sticker_eps`` on the eye/nose/mouth
+boxes, ``highpass_eps`` on textured pixels; 4/32/16 at "mid"), so baselines and
 FaceCloak pay the same budget. Run-wide ``overrides`` (``--set``) apply to
 every engine method; a named configuration's own settings win over them
 (``naive``: DESIGN section 5's first row, flat 8/255; the ablation switch).
