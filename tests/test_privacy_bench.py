@@ -226,6 +226,7 @@ def test_refine_pushes_the_probe_further_than_the_users_mask_alone(lfw):
 
     from facecloak.bench.privacy_methods import Enrolled, FaceCloakRefine, apply_mask
     from facecloak.cloak.mask import CloakMask
+    from facecloak.cloak.methods import faces_to_tensor
     from facecloak.cloak.surrogates import load_surrogates
     from facecloak.faces import align_face, get_detector, load_image
 
@@ -244,7 +245,7 @@ def test_refine_pushes_the_probe_further_than_the_users_mask_alone(lfw):
     def sim(img):
         crops = [align_face(x, face.landmarks)[0] for x in (img, rgb)]
         with torch.no_grad():
-            a, b = net(torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float() / 255.0)
+            a, b = net(faces_to_tensor(crops))
         return float(a @ b)
 
     assert sim(out.rgb) < sim(plain) - 0.05

@@ -380,8 +380,6 @@ class FaceCloakRefine(FaceCloakEnrol):
     REFINE_STEPS = 4
 
     def cloak(self, enrolled: Enrolled, rgb: np.ndarray, face: Face | None, seed: int) -> Cloaked:
-        import torch
-
         from ..faces import align_face
 
         start = time.perf_counter()
@@ -390,8 +388,8 @@ class FaceCloakRefine(FaceCloakEnrol):
         methods = _engine("methods")
         cfg = self.config(seed).replace(steps=self.REFINE_STEPS)
         crop = align_face(rgb, np.asarray(face.landmarks), size=SIZE)[0]
-        universal = torch.from_numpy(np.ascontiguousarray(enrolled.mask.delta.transpose(2, 0, 1)) / 255.0)[None]
-        mask = methods.PerImagePGD(cfg, start=universal.float()).fit(methods.faces_to_tensor([crop]))
+        universal = methods.faces_to_tensor([enrolled.mask.delta])
+        mask = methods.PerImagePGD(cfg, start=universal).fit(methods.faces_to_tensor([crop]))
         return Cloaked(apply_mask(rgb, mask, face), mask, face, time.perf_counter() - start)
 
 

@@ -67,7 +67,8 @@ def to_uint8(face: torch.Tensor) -> np.ndarray:
 
 
 def faces_to_tensor(crops: Sequence[np.ndarray] | np.ndarray) -> torch.Tensor:
-    """(N, S, S, 3) uint8 RGB crops -> (N, 3, S, S) float32 [0, 1]."""
+    """(N, S, S, 3) RGB in pixel units (uint8 crops, or float deltas such as a mask's) ->
+    (N, 3, S, S) float32 in [0, 1] units."""
     arr = np.ascontiguousarray(np.stack(list(crops)))
     return torch.from_numpy(arr).permute(0, 3, 1, 2).float() / 255.0
 
